@@ -1,0 +1,190 @@
+"""Task entry point for the workspace: tests, benchmarks, lint, typecheck, build, integration, etl.
+
+Every session installs from the one ``uv.lock`` (``uv sync --frozen``) into its own venv, and a
+per-package session installs ONLY that package plus its ``dev`` group, so an undeclared import of
+a sibling library fails. ``nox -t ci`` runs what CI runs; README.md gives the exact command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv"
+nox.options.error_on_missing_interpreters = True
+nox.needs_version = ">=2025.2.9"
+
+ROOT = Path(__file__).parent
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+
+# distribution name -> (folder, import name)
+PACKAGES: dict[str, tuple[str, str]] = {
+    "pipeline-testkit": ("packages/pipeline-testkit", "pipeline_testkit"),
+    "etl-metrics": ("packages/etl-metrics", "etl_metrics"),
+    "schema-registry": ("packages/schema-registry", "schema_registry"),
+    "dq-gates": ("packages/dq-gates", "dq_gates"),
+    "delta-safe-writer": ("packages/delta-safe-writer", "delta_safe_writer"),
+    "etl-app": ("apps/etl-app", "etl_app"),
+}
+PUBLISHED = [name for name in PACKAGES if name != "pipeline-testkit"]
+LIBRARIES = ["etl-metrics", "schema-registry", "dq-gates", "delta-safe-writer"]
+COVERAGE_FLOOR = 90
+
+# Debian packages providing the real servers used by tests (binary -> package).
+MONITORING_BINARIES = {
+    "prometheus": "prometheus",
+    "promtool": "prometheus",
+    "prometheus-pushgateway": "prometheus-pushgateway",
+    "prometheus-alertmanager": "prometheus-alertmanager",
+    "amtool": "prometheus-alertmanager",
+}
+NEEDS_MONITORING = {"etl-metrics", "etl-app"}
+
+
+def _sync(session: nox.Session, package: str | None, *groups: str) -> None:
+    """Install exactly what the lock file says for ``package`` (or only ``groups``)."""
+    args = ["uv", "sync", "--frozen", "--no-progress"]
+    args += ["--package", package] if package else ["--no-install-workspace"]
+    for group in groups:
+        args += ["--only-group" if package is None else "--group", group]
+    session.run_install(
+        *args,
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
+
+
+def _ensure_debian_binaries(session: nox.Session, binaries: dict[str, str]) -> None:
+    """Install missing Debian packages when root (CI, fresh machines), else say what to install."""
+    missing = sorted({pkg for binary, pkg in binaries.items() if shutil.which(binary) is None})
+    if not missing:
+        return
+    if hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get"):
+        env = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=env)
+        session.run("apt-get", "install", "-y", "-qq", *missing, external=True, env=env)
+        # Debian starts these as services on install; the tests start their own on 127.0.0.1.
+        for pkg in missing:
+            session.run("sh", "-c", f"service {pkg} stop >/dev/null 2>&1 || true", external=True)
+        return
+    session.error(
+        f"Missing binaries from Debian packages {', '.join(missing)}. Install them with "
+        f"'sudo apt-get install -y {' '.join(missing)}' and rerun."
+    )
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+@nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """Run one package's tests with ONLY that package installed; coverage floor 90%."""
+    folder, import_name = PACKAGES[package]
+    _sync(session, package)
+    if package in NEEDS_MONITORING:
+        _ensure_debian_binaries(session, MONITORING_BINARIES)
+    # coverage wraps pytest (rather than pytest-cov) so modules that pytest imports early, such
+    # as the testkit's own plugin, are measured too. Data file per package: sessions can overlap.
+    data_file = ROOT / f".coverage.{package}"
+    env = {"COVERAGE_FILE": str(data_file)}
+    session.run(
+        "coverage",
+        "run",
+        f"--source={import_name}",
+        "-m",
+        "pytest",
+        f"{folder}/tests",
+        *session.posargs,
+        env=env,
+    )
+    session.run("coverage", "combine", "-q", env=env)
+    session.run("coverage", "report", f"--fail-under={COVERAGE_FLOOR}", env=env)
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+@nox.parametrize("package", PUBLISHED, ids=PUBLISHED)
+def benchmarks(session: nox.Session, package: str) -> None:
+    """Run one package's benchmarks; sizes from BENCH_SCALE (full by default, tiny in CI)."""
+    folder, _ = PACKAGES[package]
+    _sync(session, package)
+    out = ROOT / ".benchmarks"
+    out.mkdir(exist_ok=True)
+    session.run(
+        "pytest",
+        f"{folder}/benchmarks",
+        "-p",
+        "no:randomly",
+        f"--benchmark-json={out / f'{package}.json'}",
+        "--benchmark-columns=min,median,max,rounds",
+        *session.posargs,
+        env={"BENCH_RATIOS_JSON": str(out / f"{package}-ratios.json")},
+    )
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over the whole repository."""
+    _sync(session, None, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+@nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
+def typecheck(session: nox.Session, package: str) -> None:
+    """Mypy --strict over one package's source, with only that package installed."""
+    folder, _ = PACKAGES[package]
+    _sync(session, package, "typecheck")
+    session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), f"{folder}/src")
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def build(session: nox.Session) -> None:
+    """Build every wheel without workspace sources; install each ALONE in a fresh venv and import.
+
+    Proves a user can ``pip install dq-gates`` by itself: the libraries' wheels install with
+    only PyPI dependencies, and ``etl-app`` finds its siblings among the built wheels.
+    """
+    dist = ROOT / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    for package in PUBLISHED:
+        folder, _ = PACKAGES[package]
+        session.run(
+            "uv", "build", "--no-sources", "--wheel", "-q", "-o", str(dist), folder, external=True
+        )
+    checker = ROOT / "tools" / "check_wheel.py"
+    for package in PUBLISHED:
+        _, import_name = PACKAGES[package]
+        venv = Path(session.create_tmp()) / f"alone-{package}"
+        shutil.rmtree(venv, ignore_errors=True)
+        session.run("uv", "venv", "-q", "--python", PYTHON, str(venv), external=True)
+        python = str(venv / "bin" / "python")
+        wheel = next(dist.glob(f"{import_name}-*.whl"))
+        find_links = ["--find-links", str(dist)] if package == "etl-app" else []
+        session.run(
+            "uv", "pip", "install", "-q", "--python", python, *find_links, str(wheel), external=True
+        )
+        forbidden = (
+            [other for other in LIBRARIES if other != package] if package in LIBRARIES else []
+        )
+        if package == "etl-metrics":
+            forbidden.append("pyspark")
+        session.run(python, str(checker), package, import_name, *forbidden, external=True)
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def integration(session: nox.Session) -> None:
+    """End-to-end tests against real Prometheus, Pushgateway and Alertmanager."""
+    _sync(session, "etl-app")
+    _ensure_debian_binaries(session, MONITORING_BINARIES)
+    session.run("pytest", "tests-integration", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def etl(session: nox.Session) -> None:
+    """Run the pipeline on the bundled sample data (README's first command)."""
+    _sync(session, "etl-app")
+    session.chdir(ROOT / "apps" / "etl-app")
+    session.run("etl-app", "run", *session.posargs)
