@@ -78,6 +78,23 @@ def _ensure_debian_binaries(session: nox.Session, binaries: dict[str, str]) -> N
 
 
 @nox.session(python=PYTHON, tags=["ci"])
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over the whole repository."""
+    _sync(session, None, "lint")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+@nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
+def typecheck(session: nox.Session, package: str) -> None:
+    """Mypy --strict over one package's source, with only that package installed."""
+    folder, _ = PACKAGES[package]
+    _sync(session, package, "typecheck")
+    session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), f"{folder}/src")
+
+
+@nox.session(python=PYTHON, tags=["ci"])
 @nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
     """Run one package's tests with ONLY that package installed; coverage floor 90%."""
@@ -121,23 +138,6 @@ def benchmarks(session: nox.Session, package: str) -> None:
         *session.posargs,
         env={"BENCH_RATIOS_JSON": str(out / f"{package}-ratios.json")},
     )
-
-
-@nox.session(python=PYTHON, tags=["ci"])
-def lint(session: nox.Session) -> None:
-    """Ruff lint and format check over the whole repository."""
-    _sync(session, None, "lint")
-    session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", ".")
-
-
-@nox.session(python=PYTHON, tags=["ci"])
-@nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
-def typecheck(session: nox.Session, package: str) -> None:
-    """Mypy --strict over one package's source, with only that package installed."""
-    folder, _ = PACKAGES[package]
-    _sync(session, package, "typecheck")
-    session.run("mypy", "--config-file", str(ROOT / "pyproject.toml"), f"{folder}/src")
 
 
 @nox.session(python=PYTHON, tags=["ci"])
