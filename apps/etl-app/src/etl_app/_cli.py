@@ -1,0 +1,150 @@
+"""Command line: ``etl-app run | generate-sample | validate-config | schemas``.
+
+Errors the app raises on purpose (bad arguments, bad config, a failed gate, ...) are printed as
+one clear message with a non-zero exit code; no Spark or Python stack trace reaches the user
+unless ``--traceback`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from etl_app import __version__
+from etl_app._config import AppConfig, config_to_dict, load_config
+from etl_app.errors import EtlAppError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+STAGES = ("full", "bronze", "silver", "gold")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="etl-app",
+        description="Bronze -> silver -> gold pipeline on Delta Lake with schema checks, "
+        "data-quality gates and Prometheus metrics.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def config_args(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--config", help="YAML config file (default: the bundled defaults only)", default=None
+        )
+        p.add_argument("--env", default="local", help="env overlay to apply (default: local)")
+
+    run = sub.add_parser("run", help="run the pipeline")
+    config_args(run)
+    run.add_argument(
+        "--cmd", choices=STAGES, default="full", help="which stages to run (default: full)"
+    )
+    run.add_argument("--input", help="input folder (overrides input.dir)")
+    run.add_argument("--output", help="data root (overrides output.root)")
+    run.add_argument("--traceback", action="store_true", help="show the full error trace")
+
+    gen = sub.add_parser("generate-sample", help="write synthetic customers and orders")
+    gen.add_argument("--rows", type=int, required=True, help="batch-1 orders (>= 10)")
+    gen.add_argument("--out", required=True, help="output folder")
+    gen.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
+
+    val = sub.add_parser("validate-config", help="load and validate a config file")
+    config_args(val)
+
+    schemas = sub.add_parser("schemas", help="list the registered schemas and their versions")
+    config_args(schemas)
+    return parser
+
+
+def _run(args: argparse.Namespace, config: AppConfig) -> int:
+    from pyspark.sql import SparkSession
+
+    from etl_app._pipeline import run_pipeline
+
+    config = config.with_overrides(input_dir=args.input, output_root=args.output)
+    owned = SparkSession.getActiveSession() is None
+    spark: SparkSession | None = None
+    try:
+        spark = build_spark_session(config.spark)
+        report = run_pipeline(config, spark=spark, stages=args.cmd)
+    finally:
+        if owned and spark is not None:
+            spark.stop()
+    print(report.summary_table())
+    print(f"run report: {report.report_path}")
+    return EXIT_OK if report.status == "success" else EXIT_FAILED
+
+
+def build_spark_session(config: object) -> SparkSession:
+    """Start the app's Spark session (indirection point so tests can hand in their own)."""
+    from etl_app._spark import build_spark_session as build
+
+    return build(config)  # type: ignore[arg-type]
+
+
+def _schemas(config: AppConfig) -> int:
+    from etl_app._registry import describe_registry
+
+    print(describe_registry(config.schemas_dir()))
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``etl-app`` console script.
+
+    Args:
+        argv: Arguments without the program name (``sys.argv[1:]`` when None).
+
+    Returns:
+        The process exit code.
+    """
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse already printed usage and the problem
+        return int(exc.code or 0)
+    try:
+        if args.command == "generate-sample":
+            from etl_app._sample import generate_sample
+
+            try:
+                summary = generate_sample(args.out, args.rows, seed=args.seed)
+            except ValueError as exc:
+                print(f"etl-app: error: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            print(
+                f"wrote {', '.join(summary.files)} to {summary.out_dir} "
+                f"({summary.customers} customers, {summary.orders} order rows)"
+            )
+            return EXIT_OK
+        config = load_config(args.config, args.env)
+        if args.command == "validate-config":
+            print(f"{args.config or 'bundled defaults'}: valid (env {args.env})")
+            print(json.dumps(config_to_dict(config), indent=2, default=str))
+            return EXIT_OK
+        if args.command == "schemas":
+            return _schemas(config)
+        return _run(args, config)
+    except EtlAppError as exc:
+        if getattr(args, "traceback", False):
+            raise
+        print(f"etl-app: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except Exception as exc:
+        if getattr(args, "traceback", False):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(
+            f"etl-app: error: {args.command} failed: {type(exc).__name__}: {first}\n"
+            "(rerun with --traceback for the full trace)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED

@@ -1,0 +1,426 @@
+"""Configuration: bundled defaults <- YAML file <- the file's per-env overlay, validated on load.
+
+The merged mapping is checked against the dataclasses below: an unknown key or a value of the
+wrong type is an error naming its key path (``metrics.pushgateway.timeout_s``). Secrets never
+live in the file; where one is needed the file names the environment variable to read.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from etl_app._resources import resource_path
+from etl_app.errors import ConfigError
+
+DriftPolicy = Literal["warn", "fail", "evolve"]
+LogFormat = Literal["console", "json"]
+SourceFormat = Literal["csv", "json"]
+
+DEFAULT_CONFIG = "config/defaults.yaml"
+ENVS_KEY = "envs"
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    """Job identity used in metric labels, logs and Delta commit metadata.
+
+    Attributes:
+        name: Job name (metric label ``job``, Delta app id prefix).
+        env: Environment name (metric label ``env``); set from ``--env``.
+    """
+
+    name: str = "etl-app"
+    env: str = "local"
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    """How the app starts Spark when it is not handed a session.
+
+    Attributes:
+        master: Spark master URL, e.g. ``local[2]`` or ``local[*]``.
+        app_name: Spark application name.
+        shuffle_partitions: ``spark.sql.shuffle.partitions``.
+        driver_memory: ``spark.driver.memory``.
+        conf: Further Spark settings, applied last.
+    """
+
+    master: str = "local[2]"
+    app_name: str = "etl-app"
+    shuffle_partitions: int = 4
+    driver_memory: str = "2g"
+    conf: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    """One raw source: which files in the input folder belong to it and how to read them.
+
+    Attributes:
+        pattern: Glob (relative to ``input.dir``) selecting the source's files; each file is
+            one batch, processed in name order.
+        format: ``csv`` (with header) or ``json`` (JSON lines).
+    """
+
+    pattern: str
+    format: SourceFormat
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """Where raw files come from.
+
+    Attributes:
+        dir: Input folder; relative paths resolve against the config file's folder; empty means
+            the sample data bundled with the package.
+        customers: The customers source.
+        orders: The orders source.
+    """
+
+    dir: str | None = None
+    customers: SourceConfig = field(default_factory=lambda: SourceConfig("customers_*.csv", "csv"))
+    orders: SourceConfig = field(default_factory=lambda: SourceConfig("orders_*.json", "json"))
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    """Where the pipeline writes.
+
+    Attributes:
+        root: Data root holding Delta tables, quarantine, state, run reports and the metrics
+            textfile; relative paths resolve against the current working directory.
+    """
+
+    root: str = "etl-output"
+
+
+@dataclass(frozen=True)
+class SchemasConfig:
+    """The schema registry and what to do when a source drifts from it.
+
+    Attributes:
+        dir: Registry folder; relative paths resolve against the config file's folder; empty
+            means the registry bundled with the package.
+        drift_policy: ``warn`` (log, keep the registered columns), ``fail`` (stop before
+            writing) or ``evolve`` (add new columns to the bronze table).
+    """
+
+    dir: str | None = None
+    drift_policy: DriftPolicy = "warn"
+
+
+@dataclass(frozen=True)
+class GatesConfig:
+    """Data-quality gate definitions (dq-gates YAML files ``<table>.yaml``).
+
+    Attributes:
+        dir: Folder of gate files; relative paths resolve against the config file's folder;
+            empty means the gates bundled with the package.
+    """
+
+    dir: str | None = None
+
+
+@dataclass(frozen=True)
+class PushgatewayConfig:
+    """Prometheus Pushgateway target; credentials come from environment variables only.
+
+    Attributes:
+        url: Gateway address (``http://host:9091``); empty disables pushing.
+        timeout_s: Timeout of one push attempt in seconds.
+        grouping_key: Extra grouping labels (e.g. ``instance``).
+        strict: Fail the run when the push fails (default: log a warning and go on).
+    """
+
+    url: str | None = None
+    timeout_s: float = 5.0
+    grouping_key: dict[str, str] = field(default_factory=dict)
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """Where metrics go at the end of a run.
+
+    Attributes:
+        pushgateway: Push target; when its url is empty the textfile is written instead.
+        textfile: Textfile-collector output, relative to ``output.root``.
+    """
+
+    pushgateway: PushgatewayConfig = field(default_factory=PushgatewayConfig)
+    textfile: str = "metrics/etl_app.prom"
+
+
+@dataclass(frozen=True)
+class LoggingConfig:
+    """Structured logging.
+
+    Attributes:
+        level: Log level name.
+        format: ``console`` (readable) or ``json`` (JSON lines).
+    """
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: LogFormat = "console"
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The whole, validated configuration of one run.
+
+    Attributes:
+        job: Job identity.
+        spark: Spark session settings.
+        input: Raw input files.
+        output: Output data root.
+        schemas: Schema registry and drift policy.
+        gates: Data-quality gate definitions.
+        metrics: Pushgateway or textfile.
+        logging: Logging setup.
+        base_dir: Folder relative input paths resolve against (the config file's folder).
+    """
+
+    job: JobConfig = field(default_factory=JobConfig)
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    input: InputConfig = field(default_factory=InputConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    schemas: SchemasConfig = field(default_factory=SchemasConfig)
+    gates: GatesConfig = field(default_factory=GatesConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    base_dir: Path = field(default_factory=Path.cwd, compare=False)
+
+    def input_dir(self) -> Path:
+        """Return the resolved input folder."""
+        return self._resolve(self.input.dir, "sample")
+
+    def schemas_dir(self) -> Path:
+        """Return the resolved schema registry folder."""
+        return self._resolve(self.schemas.dir, "schemas")
+
+    def gates_dir(self) -> Path:
+        """Return the resolved gate definitions folder."""
+        return self._resolve(self.gates.dir, "gates")
+
+    def output_root(self) -> Path:
+        """Return the resolved data root (relative paths against the working directory)."""
+        return Path(self.output.root).expanduser().resolve()
+
+    def _resolve(self, value: str | None, bundled: str) -> Path:
+        if not value:
+            return resource_path(bundled)
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else (self.base_dir / path).resolve()
+
+    def with_overrides(
+        self, *, input_dir: str | None = None, output_root: str | None = None
+    ) -> AppConfig:
+        """Return a copy with the input folder and/or the data root replaced (CLI flags).
+
+        Args:
+            input_dir: New input folder (resolved against the working directory).
+            output_root: New data root.
+
+        Returns:
+            The updated configuration.
+        """
+        cfg = self
+        if input_dir is not None:
+            cfg = dataclasses.replace(
+                cfg, input=dataclasses.replace(cfg.input, dir=str(Path(input_dir).resolve()))
+            )
+        if output_root is not None:
+            cfg = dataclasses.replace(cfg, output=OutputConfig(root=output_root))
+        return cfg
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Merge ``overlay`` into a copy of ``base``: mappings merge key by key, other values replace.
+
+    Args:
+        base: The lower layer.
+        overlay: The upper layer; its values win.
+
+    Returns:
+        A new mapping; neither input is modified.
+    """
+    merged = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def _read_yaml(path: Path, label: str) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(label, ["file not found; pass an existing --config file"]) from None
+    except OSError as exc:
+        raise ConfigError(label, [f"cannot read the file: {exc}"]) from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(label, [f"not valid YAML: {exc}"]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(label, [f"top level must be a mapping, got {type(data).__name__}"])
+    return data
+
+
+def load_config(path: str | Path | None = None, env: str | None = None) -> AppConfig:
+    """Load, merge and validate the configuration.
+
+    Layers, lowest first: the defaults bundled with the package, the top level of ``path``, then
+    ``path``'s ``envs.<env>`` overlay (deep-merged). ``job.env`` is set to ``env``.
+
+    Args:
+        path: YAML file; None uses only the bundled defaults.
+        env: Environment whose overlay applies (``local`` when None). An env that the file does
+            not define is an error when the file defines any envs.
+
+    Returns:
+        The validated configuration.
+
+    Raises:
+        ConfigError: Unreadable file, invalid YAML, unknown keys, wrong types or unknown env.
+    """
+    env = env or "local"
+    merged = _read_yaml(resource_path(DEFAULT_CONFIG), "bundled defaults")
+    merged.pop(ENVS_KEY, None)
+    base_dir = Path.cwd()
+    label = "bundled defaults"
+    if path is not None:
+        file = Path(path).expanduser().resolve()
+        label = str(path)
+        data = _read_yaml(file, label)
+        base_dir = file.parent
+        envs = data.pop(ENVS_KEY, None) or {}
+        if not isinstance(envs, dict):
+            raise ConfigError(label, [f"{ENVS_KEY}: expected a mapping of env name to overlay"])
+        overlay = envs.get(env)
+        if envs and env not in envs:
+            raise ConfigError(
+                label, [f"{ENVS_KEY}.{env}: unknown env; defined: {', '.join(sorted(envs))}"]
+            )
+        if overlay is not None and not isinstance(overlay, dict):
+            raise ConfigError(label, [f"{ENVS_KEY}.{env}: expected a mapping"])
+        merged = deep_merge(merged, data)
+        merged = deep_merge(merged, overlay or {})
+    merged.setdefault("job", {})
+    if isinstance(merged["job"], dict):
+        merged["job"]["env"] = env
+    problems: list[str] = []
+    values = _convert(AppConfig, merged, "", problems)
+    if problems:
+        raise ConfigError(label, problems)
+    return dataclasses.replace(typing.cast(AppConfig, values), base_dir=base_dir)
+
+
+_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+
+
+def _describe(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_describe(a) for a in typing.get_args(tp) if a is not type(None))
+    if origin is dict:
+        return "a mapping of strings"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:  # noqa: PLR0911
+    """Check ``value`` against type ``tp``; record problems with their key path."""
+    where = path or "(top level)"
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected a mapping, got {value!r}")
+            return None
+        hints = typing.get_type_hints(tp)
+        names = {f.name for f in dataclasses.fields(tp) if f.init and f.name != "base_dir"}
+        for key in value:
+            if key not in names:
+                problems.append(
+                    f"{path + '.' if path else ''}{key}: unknown key; expected one of "
+                    f"{', '.join(sorted(names))}"
+                )
+        kwargs: dict[str, Any] = {}
+        for name in names:
+            if name in value:
+                kwargs[name] = _convert(
+                    hints[name], value[name], f"{path + '.' if path else ''}{name}", problems
+                )
+            elif not _has_default(tp, name):
+                problems.append(f"{path + '.' if path else ''}{name}: required key is missing")
+        if any(v is None and not _optional(hints[k]) for k, v in kwargs.items()):
+            return None
+        try:
+            return tp(**kwargs)
+        except TypeError:
+            return None
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _convert(inner, value, path, problems)
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            problems.append(f"{where}: expected {_describe(tp)}, got {value!r}")
+        return value
+    if origin is dict:
+        if not isinstance(value, dict) or not all(
+            isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
+        ):
+            problems.append(f"{where}: expected a mapping of strings to strings, got {value!r}")
+            return {}
+        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    ok = (
+        isinstance(value, bool)
+        if tp is bool
+        else isinstance(value, int | float) and not isinstance(value, bool)
+        if tp is float
+        else isinstance(value, tp) and not isinstance(value, bool)
+    )
+    if not ok:
+        problems.append(f"{where}: expected {_describe(tp)}, got {value!r}")
+        return None
+    return float(value) if tp is float else value
+
+
+def _optional(tp: Any) -> bool:
+    return typing.get_origin(tp) in (types.UnionType, typing.Union) and type(None) in (
+        typing.get_args(tp)
+    )
+
+
+def _has_default(tp: type, name: str) -> bool:
+    for f in dataclasses.fields(tp):
+        if f.name == name:
+            return (
+                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
+            )
+    return False  # pragma: no cover - names come from the same fields
+
+
+def config_to_dict(config: AppConfig) -> dict[str, Any]:
+    """Return the configuration as plain data (for the run report and ``validate-config``)."""
+    data = dataclasses.asdict(config)
+    data["base_dir"] = str(config.base_dir)
+    return data

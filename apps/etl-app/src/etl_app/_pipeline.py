@@ -1,0 +1,474 @@
+"""The bronze -> silver -> gold pipeline, composed from the four libraries' public APIs.
+
+- bronze: each new input file is one batch, appended with ingestion columns and the batch id as
+  Delta ``txnVersion`` (delta-safe-writer), after its schema drift against the registered bronze
+  schema (schema-registry) is measured and handled by policy;
+- silver: each pending bronze batch is typed, gated (dq-gates: rejected rows go to a quarantine
+  table with their reasons), de-duplicated and written (customers SCD2, orders upsert), then
+  reconciled: bronze rows == silver + quarantined + duplicates dropped;
+- gold: revenue per day and country is rewritten for exactly the dates the run touched
+  (``overwrite_partitions``); customer lifetime value is rebuilt atomically.
+
+Every stage is timed and counted with etl-metrics; metrics go to a Pushgateway or a textfile.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from delta_safe_writer import SafeDeltaWriter, WriteResult
+from dq_gates import Gate, GateResult
+from etl_app import _transform as tr
+from etl_app._report import RunReport, TableStep
+from etl_app._state import Batch, Ledger
+from etl_app.errors import InputError, ReconciliationError, SchemaDriftError
+from etl_metrics import (
+    EtlMetrics,
+    bound_context,
+    configure_logging,
+    get_logger,
+    push_metrics_to_gateway,
+    write_textfile,
+)
+from schema_registry import Compatibility, SchemaRegistry, TableSchema, detect_drift
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+    from etl_app._config import AppConfig, SourceConfig
+
+SOURCES = ("customers", "orders")
+STAGE_ORDER = ("bronze", "silver", "gold")
+
+log = get_logger("etl_app")
+
+
+def new_run_id() -> str:
+    """Return a sortable, unique run id (``20240101T120000Z-1a2b3c4d``)."""
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+class Pipeline:
+    """One run of the pipeline against one data root.
+
+    Args:
+        config: Validated configuration.
+        spark: Session to use (the caller owns it).
+        run_id: Run id; a new one when None.
+        metrics: Metrics to record into; a fresh registry when None (so runs in one process do
+            not add up).
+    """
+
+    def __init__(
+        self,
+        config: AppConfig,
+        spark: SparkSession,
+        *,
+        run_id: str | None = None,
+        metrics: EtlMetrics | None = None,
+    ) -> None:
+        self.config = config
+        self.spark = spark
+        self.run_id = run_id or new_run_id()
+        self.metrics = metrics or EtlMetrics()
+        self.job = config.job.name
+        self.env = config.job.env
+        self.root = config.output_root()
+        self.registry = SchemaRegistry(config.schemas_dir())
+        self.writer = SafeDeltaWriter(spark, app_id=self.job)
+        self.ledger = Ledger.load(self.root)
+        self.report = RunReport(
+            run_id=self.run_id,
+            job=self.job,
+            env=self.env,
+            stages="full",
+            output_root=str(self.root),
+        )
+
+    # -- paths ------------------------------------------------------------------------------
+
+    def table_path(self, layer: str, table: str) -> str:
+        """Path of a Delta table under the data root (``silver/orders``)."""
+        return str(self.root / layer / table)
+
+    def _exists(self, path: str) -> bool:
+        return (Path(path) / "_delta_log").is_dir()
+
+    # -- run --------------------------------------------------------------------------------
+
+    def run(self, stages: str = "full") -> RunReport:
+        """Run the requested stages and finish with metrics, summary and JSON report.
+
+        Args:
+            stages: ``full``, ``bronze``, ``silver`` or ``gold``.
+
+        Returns:
+            The run report (also written as JSON under ``<root>/reports``).
+
+        Raises:
+            EtlAppError: A run-time check failed (drift policy, reconciliation, ...).
+            GateFailedError: A data-quality gate with a ``fail`` action tripped.
+        """
+        self.report.stages = stages
+        selected = STAGE_ORDER if stages == "full" else (stages,)
+        started = time.perf_counter()
+        self.report.started_at = datetime.now(UTC).isoformat()
+        try:
+            with (
+                bound_context(job=self.job, env=self.env, run_id=self.run_id),
+                self.metrics.track_job_execution(self.job, self.env),
+            ):
+                log.info("run_started", stages=stages, output_root=str(self.root))
+                for stage in selected:
+                    self._stage(stage, getattr(self, f"_{stage}"))
+            self.report.status = "success"
+        except Exception as exc:
+            self.report.status = "failed"
+            self.report.error = f"{type(exc).__name__}: {exc}"
+            log.error("run_failed", error=self.report.error)
+            raise
+        finally:
+            self.report.duration_s = round(time.perf_counter() - started, 3)
+            self.report.finished_at = datetime.now(UTC).isoformat()
+            self._publish_metrics()
+            self.report.write(self.root / "reports" / f"run-{self.run_id}.json")
+            log.info("run_finished", status=self.report.status, seconds=self.report.duration_s)
+        return self.report
+
+    def _stage(self, stage: str, body: Callable[[], None]) -> None:
+        started = time.perf_counter()
+        with (
+            bound_context(stage=stage),
+            self.metrics.track_stage_duration(self.job, stage, self.env),
+        ):
+            try:
+                body()
+            except Exception as exc:
+                self.metrics.record_error(self.job, stage, exc)
+                raise
+        self.report.stage_durations_s[stage] = round(time.perf_counter() - started, 3)
+
+    # -- bronze -----------------------------------------------------------------------------
+
+    def _bronze(self) -> None:
+        input_dir = self.config.input_dir()
+        if not input_dir.is_dir():
+            raise InputError(
+                f"input folder {input_dir} does not exist; set input.dir in the config or pass "
+                "--input (etl-app generate-sample --out DIR writes sample files)"
+            )
+        for source in SOURCES:
+            settings: SourceConfig = getattr(self.config.input, source)
+            files = sorted(input_dir.glob(settings.pattern))
+            if not files:
+                log.warning("no_input_files", source=source, pattern=settings.pattern)
+            for file in files:
+                batch = self.ledger.register(source, file, self.run_id)
+                self.ledger.save()
+                if batch.bronze_rows is None:
+                    self._ingest(source, settings, file, batch)
+
+    def _ingest(self, source: str, settings: SourceConfig, file: Path, batch: Batch) -> None:
+        subject = f"bronze.{source}"
+        registered = self.registry.get(subject)
+        raw = tr.read_raw(self.spark, str(file), settings.format)
+        raw_columns = [f for f in registered.field_names if f not in tr.INGESTION_COLUMNS]
+        actual = tr.add_ingestion_columns(
+            raw, source_file=str(file), run_id=self.run_id, batch_id=batch.batch_id
+        )
+        drift = detect_drift(registered, actual.schema)
+        columns = self._apply_drift_policy(subject, file, registered, drift, raw_columns, raw)
+        bronze = tr.add_ingestion_columns(
+            tr.conform_to_columns(raw, columns),
+            source_file=str(file),
+            run_id=self.run_id,
+            batch_id=batch.batch_id,
+        )
+        target = self.table_path("bronze", source)
+        result = self.writer.append(
+            bronze,
+            target,
+            batch_id=batch.batch_id,
+            run_id=self.run_id,
+            merge_schema=self.config.schemas.drift_policy == "evolve",
+        )
+        if result.skipped:
+            # The append committed in an earlier run whose ledger update was lost: count it.
+            rows = (
+                self.spark.read.format("delta")
+                .load(target)
+                .filter(f"batch_id = {batch.batch_id}")
+                .count()
+            )
+        else:
+            rows = _rows_written(result)
+        batch.bronze_rows = rows
+        self.ledger.save()
+        self._record_write("bronze", subject, result, rows, batch.batch_id)
+        self.metrics.record_records_processed(self.job, "bronze", subject, rows)
+
+    def _apply_drift_policy(
+        self,
+        subject: str,
+        file: Path,
+        registered: TableSchema,
+        drift: Any,
+        raw_columns: list[str],
+        raw: DataFrame,
+    ) -> list[str]:
+        """Return the raw columns to ingest after applying the configured drift policy."""
+        if not drift.has_drift:
+            return raw_columns
+        policy = self.config.schemas.drift_policy
+        for change in drift.changes:
+            self.metrics.record_schema_drift(subject, change.kind.value)
+        summary = "; ".join(str(c) for c in drift.changes)
+        self.report.drift.append(
+            {
+                "table": subject,
+                "file": str(file),
+                "policy": policy,
+                "summary": summary,
+                "changes": drift.to_dict(Compatibility.BACKWARD)["changes"],
+            }
+        )
+        if policy == "fail":
+            raise SchemaDriftError(
+                f"{file} drifted from {subject} v{registered.version}: {summary}. Fix the "
+                "source, register a new schema version, or set schemas.drift_policy to "
+                "'warn' (ignore extra columns) or 'evolve' (add them to bronze)."
+            )
+        log.warning("schema_drift", table=subject, file=str(file), policy=policy, drift=summary)
+        if policy == "evolve":
+            extra = [c for c in raw.columns if c not in raw_columns]
+            return raw_columns + extra
+        return raw_columns
+
+    # -- silver -----------------------------------------------------------------------------
+
+    def _silver(self) -> None:
+        for source in SOURCES:
+            for batch in self.ledger.pending_silver(source):
+                self._silver_batch(source, batch)
+
+    def _gate(self, table: str) -> Gate:
+        path = self.config.gates_dir() / f"silver.{table}.yaml"
+        if not path.exists():
+            raise InputError(f"no gate definition for silver.{table}: expected {path}")
+        return Gate.from_yaml(path)
+
+    def _silver_batch(self, source: str, batch: Batch) -> None:
+        bronze = (
+            self.spark.read.format("delta")
+            .load(self.table_path("bronze", source))
+            .filter(f"batch_id = {batch.batch_id}")
+        )
+        typed = tr.type_customers(bronze) if source == "customers" else tr.type_orders(bronze)
+        gate_result: GateResult = self._gate(source).run(typed)
+        self.report.gates.append(
+            {"table": f"silver.{source}", "batch_id": batch.batch_id, **gate_result.to_dict()}
+        )
+        for check in gate_result.checks:
+            self.metrics.record_dq_check(
+                self.job,
+                f"silver.{source}",
+                f"{check.column}.{check.check}",
+                passed=check.rows_failed == 0,
+                violations=check.rows_failed,
+                severity=check.action,
+            )
+        quarantined = self._write_quarantine(source, gate_result, batch)
+        valid = gate_result.valid
+        key = tr.CUSTOMER_KEY if source == "customers" else tr.ORDER_KEY
+        if source == "customers":
+            deduped = tr.latest_per_key(valid.dropDuplicates(), key, "updated_at")
+        else:
+            deduped = tr.latest_per_key(valid.dropDuplicates(), key, "order_ts")
+        valid_rows, distinct_keys = _count_and_distinct(valid, key)
+        duplicates = valid_rows - distinct_keys
+        if source == "customers":
+            result = self.writer.scd2_merge(
+                deduped.select(*tr.SILVER_CUSTOMER_COLUMNS),
+                self.table_path("silver", source),
+                [key],
+                tracked_columns=list(tr.CUSTOMER_TRACKED),
+                effective_at="updated_at",
+                batch_id=batch.batch_id,
+                run_id=self.run_id,
+            )
+            self.ledger.gold_clv = True
+        else:
+            silver_path = self.table_path("silver", source)
+            self.ledger.gold_dates |= self._touched_dates(deduped, silver_path)
+            self.ledger.gold_clv = True
+            result = self.writer.merge(
+                deduped.select(*tr.SILVER_ORDER_COLUMNS),
+                silver_path,
+                [key],
+                batch_id=batch.batch_id,
+                run_id=self.run_id,
+            )
+        counts = {
+            "bronze": int(batch.bronze_rows or 0),
+            "silver": distinct_keys,
+            "quarantined": quarantined,
+            "duplicates_dropped": duplicates,
+        }
+        ok = counts["bronze"] == distinct_keys + quarantined + duplicates
+        self.report.reconciliation.append(
+            {"table": f"silver.{source}", "batch_id": batch.batch_id, **counts, "ok": ok}
+        )
+        self._record_write("silver", f"silver.{source}", result, distinct_keys, batch.batch_id)
+        self.metrics.record_records_processed(self.job, "silver", f"silver.{source}", distinct_keys)
+        self.metrics.record_records_failed(self.job, "silver", f"silver.{source}", quarantined)
+        if not ok:
+            raise ReconciliationError(f"silver.{source}", batch.batch_id, counts)
+        batch.silver_done = True
+        batch.counts = counts
+        self.ledger.save()
+
+    def _write_quarantine(self, source: str, gate_result: GateResult, batch: Batch) -> int:
+        quarantine = gate_result.quarantine
+        result = self.writer.append(
+            quarantine,
+            self.table_path("quarantine", source),
+            batch_id=batch.batch_id,
+            run_id=self.run_id,
+        )
+        rows = _rows_written(result) if not result.skipped else quarantine.count()
+        self._record_write("silver", f"quarantine.{source}", result, rows, batch.batch_id)
+        return rows
+
+    def _touched_dates(self, incoming: DataFrame, silver_path: str) -> set[str]:
+        """Order dates of the incoming rows plus the current dates of the orders they update."""
+        dates = incoming.select("order_date")
+        if self._exists(silver_path):
+            current = self.spark.read.format("delta").load(silver_path)
+            dates = dates.unionByName(
+                current.join(incoming.select(tr.ORDER_KEY), tr.ORDER_KEY, "left_semi").select(
+                    "order_date"
+                )
+            )
+        return {
+            r["order_date"].isoformat()
+            for r in dates.distinct().collect()
+            if r["order_date"] is not None
+        }
+
+    # -- gold -------------------------------------------------------------------------------
+
+    def _gold(self) -> None:
+        orders_path = self.table_path("silver", "orders")
+        if not self.ledger.gold_dates and not self.ledger.gold_clv:
+            log.info("gold_up_to_date")
+            return
+        orders = self.spark.read.format("delta").load(orders_path)
+        if self.ledger.gold_dates:
+            dates = sorted(date.fromisoformat(d) for d in self.ledger.gold_dates)
+            revenue = tr.daily_revenue(orders, dates)
+            result = self.writer.overwrite_partitions(
+                revenue,
+                self.table_path("gold", "daily_revenue"),
+                tr.dates_predicate("order_date", dates),
+                run_id=self.run_id,
+            )
+            self._record_write("gold", "gold.daily_revenue", result, None, None)
+            self.report.gold_dates = [d.isoformat() for d in dates]
+        if self.ledger.gold_clv:
+            customers = self.spark.read.format("delta").load(self.table_path("silver", "customers"))
+            clv = tr.customer_lifetime_value(orders, customers)
+            result = self.writer.overwrite(
+                clv,
+                self.table_path("gold", "customer_lifetime_value"),
+                allow_full_overwrite=True,
+                run_id=self.run_id,
+            )
+            self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
+        self.ledger.gold_dates = set()
+        self.ledger.gold_clv = False
+        self.ledger.save()
+
+    # -- bookkeeping ------------------------------------------------------------------------
+
+    def _record_write(
+        self,
+        stage: str,
+        table: str,
+        result: WriteResult,
+        rows_in: int | None,
+        batch_id: int | None,
+    ) -> None:
+        written = _rows_written(result)
+        self.report.steps.append(
+            TableStep(
+                stage=stage,
+                table=table,
+                operation=result.operation,
+                rows_in=written if rows_in is None else rows_in,
+                rows_written=written,
+                version=None if result.skipped else result.version,
+                batch_id=batch_id,
+                skipped=(result.reason or "skipped") if result.skipped else None,
+            )
+        )
+        self.metrics.record_delta_table_metrics(
+            table,
+            operation=result.operation,
+            write_duration_seconds=result.duration_s,
+        )
+
+    def _publish_metrics(self) -> None:
+        gateway = self.config.metrics.pushgateway
+        if gateway.url:
+            ok = push_metrics_to_gateway(
+                gateway.url,
+                self.job,
+                grouping_key={"env": self.env, **gateway.grouping_key},
+                registry=self.metrics.registry,
+                timeout=gateway.timeout_s,
+                strict=gateway.strict,
+            )
+            self.report.metrics_sink = f"pushgateway {gateway.url}" + ("" if ok else " (FAILED)")
+        else:
+            path = write_textfile(self.root / self.config.metrics.textfile, self.metrics.registry)
+            self.report.metrics_sink = f"textfile {path}"
+
+
+def _rows_written(result: WriteResult) -> int:
+    return int((result.rows_inserted or 0) + (result.rows_updated or 0))
+
+
+def _count_and_distinct(df: DataFrame, key: str) -> tuple[int, int]:
+    from pyspark.sql import functions as F  # noqa: N812
+
+    row = df.agg(F.count(F.lit(1)).alias("n"), F.count_distinct(key).alias("k")).collect()[0]
+    return int(row["n"]), int(row["k"])
+
+
+def run_pipeline(
+    config: AppConfig,
+    *,
+    spark: SparkSession,
+    stages: str = "full",
+    run_id: str | None = None,
+    metrics: EtlMetrics | None = None,
+) -> RunReport:
+    """Run the pipeline with an existing SparkSession.
+
+    Args:
+        config: Validated configuration.
+        spark: Session with Delta Lake (see ``build_spark_session``).
+        stages: ``full``, ``bronze``, ``silver`` or ``gold``.
+        run_id: Run id; generated when None.
+        metrics: Where to record metrics; a fresh registry when None.
+
+    Returns:
+        The run report.
+    """
+    configure_logging(fmt=config.logging.format, level=config.logging.level)
+    return Pipeline(config, spark, run_id=run_id, metrics=metrics).run(stages)
