@@ -1,0 +1,249 @@
+"""structlog set-up: JSON lines or console output, context variables, secret redaction."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Literal, TextIO
+
+import structlog
+from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+#: What replaces a redacted value.
+REDACTED = "[REDACTED]"
+
+#: Key fragments (case-insensitive substrings) marking a value as secret. ``key`` also catches
+#: ``api_key``, ``access_key``, ``private_key``, and, on purpose, harmless names such as
+#: ``merge_key``: a redacted harmless value costs little, a leaked secret costs a lot.
+DEFAULT_SECRET_MARKERS: tuple[str, ...] = (
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "authorization",
+    "credential",
+    "cookie",
+)
+
+# Values that are credentials whatever key carries them (an HTTP Authorization value).
+_CREDENTIAL_PREFIXES = ("bearer ", "basic ")
+# Keys structlog itself adds; never redacted so every line keeps its shape.
+_STRUCTURAL_KEYS = frozenset({"event", "level", "timestamp", "logger"})
+
+LogFormat = Literal["json", "console"]
+
+
+class RedactSecrets:
+    """structlog processor replacing the values of secret-looking keys with ``[REDACTED]``.
+
+    A key is secret when, lower-cased, it contains one of ``markers``. Nested mappings and
+    lists/tuples are walked. Values starting with ``Bearer `` or ``Basic `` are redacted under any
+    key. Free text (an exception message, the event string) is not parsed: never put secrets
+    there.
+
+    Args:
+        markers: Key fragments that mark a secret (default :data:`DEFAULT_SECRET_MARKERS`).
+    """
+
+    def __init__(self, markers: Iterable[str] = DEFAULT_SECRET_MARKERS) -> None:
+        self.markers = tuple(m.lower() for m in markers)
+        if not self.markers:
+            raise ValueError("RedactSecrets needs at least one marker.")
+        # Keys repeat from line to line; remember the verdict per key.
+        self._verdicts: dict[str, bool] = {}
+
+    def is_secret_key(self, key: str) -> bool:
+        """Whether values under ``key`` are redacted.
+
+        Args:
+            key: A log key.
+
+        Returns:
+            True when the lower-cased key contains a marker.
+        """
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            lowered = key.lower()
+            verdict = any(marker in lowered for marker in self.markers)
+            if len(self._verdicts) < 10_000:
+                self._verdicts[key] = verdict
+        return verdict
+
+    def _clean(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return REDACTED if value[:7].lower().startswith(_CREDENTIAL_PREFIXES) else value
+        if isinstance(value, Mapping):
+            return {
+                k: REDACTED if isinstance(k, str) and self.is_secret_key(k) else self._clean(v)
+                for k, v in value.items()
+            }
+        if isinstance(value, list | tuple):
+            return type(value)(self._clean(v) for v in value)
+        return value
+
+    def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        for key, value in event_dict.items():
+            if key in _STRUCTURAL_KEYS:
+                continue
+            if self.is_secret_key(key):
+                event_dict[key] = REDACTED
+            elif isinstance(value, str | Mapping | list | tuple):
+                event_dict[key] = self._clean(value)
+        return event_dict
+
+
+def _level_number(level: int | str) -> int:
+    if isinstance(level, int):
+        return level
+    mapping = logging.getLevelNamesMapping()
+    number = mapping.get(level.upper())
+    if number is None:
+        raise ValueError(
+            f"Unknown log level {level!r}; use one of debug, info, warning, error, critical."
+        )
+    return number
+
+
+def configure_logging(
+    *,
+    fmt: LogFormat = "json",
+    level: int | str = "INFO",
+    stream: TextIO | None = None,
+    redact_markers: Iterable[str] = DEFAULT_SECRET_MARKERS,
+    cache_logger_on_first_use: bool = True,
+) -> None:
+    """Configure structlog for a batch job: JSON lines (production) or console (development).
+
+    Every line carries the context bound with :func:`bind_context` / :func:`bound_context`
+    (job, env, run_id, stage, ...), the level and an ISO-8601 UTC timestamp; values of
+    secret-looking keys are redacted (see :class:`RedactSecrets`).
+
+    Args:
+        fmt: ``"json"`` for one JSON object per line, ``"console"`` for readable output.
+        level: Lowest level written (name or ``logging`` number).
+        stream: Where lines go; ``sys.stderr`` when None.
+        redact_markers: Key fragments marking secrets.
+        cache_logger_on_first_use: structlog's speed-up; set False when tests reconfigure
+            logging after loggers were first used.
+
+    Raises:
+        ValueError: Unknown ``fmt`` or ``level``.
+    """
+    if fmt not in ("json", "console"):
+        raise ValueError(f"fmt must be 'json' or 'console', got {fmt!r}.")
+    out = sys.stderr if stream is None else stream
+    shared: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    redact = RedactSecrets(redact_markers)
+    processors: list[Processor]
+    if fmt == "json":
+        processors = [
+            *shared,
+            structlog.processors.format_exc_info,
+            redact,
+            structlog.processors.JSONRenderer(),
+        ]
+    else:
+        colors = bool(getattr(out, "isatty", lambda: False)())
+        processors = [*shared, redact, structlog.dev.ConsoleRenderer(colors=colors)]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(_level_number(level)),
+        logger_factory=structlog.WriteLoggerFactory(file=out),
+        cache_logger_on_first_use=cache_logger_on_first_use,
+    )
+
+
+def get_logger(name: str | None = None, **initial_values: Any) -> Any:
+    """Return a structlog logger (configure first with :func:`configure_logging`).
+
+    Args:
+        name: Bound as ``logger`` on every line when given.
+        **initial_values: More key-values bound to this logger.
+
+    Returns:
+        A structlog bound logger.
+    """
+    log = structlog.get_logger(**initial_values)
+    # "logger" cannot go through get_logger's keywords: it clashes with wrap_logger's argument.
+    return log if name is None else log.bind(logger=name)
+
+
+def _context(
+    job: str | None,
+    env: str | None,
+    run_id: str | None,
+    stage: str | None,
+    extra: Mapping[str, Any],
+) -> dict[str, Any]:
+    named = {"job": job, "env": env, "run_id": run_id, "stage": stage}
+    return {k: v for k, v in named.items() if v is not None} | dict(extra)
+
+
+def bind_context(
+    *,
+    job: str | None = None,
+    env: str | None = None,
+    run_id: str | None = None,
+    stage: str | None = None,
+    **extra: Any,
+) -> None:
+    """Bind values to every later log line of this thread / asyncio task (context variables).
+
+    Args:
+        job: Job name.
+        env: Environment.
+        run_id: Identifier of this run (see :func:`new_run_id`).
+        stage: Current stage.
+        **extra: More key-values.
+    """
+    bind_contextvars(**_context(job, env, run_id, stage, extra))
+
+
+@contextmanager
+def bound_context(
+    *,
+    job: str | None = None,
+    env: str | None = None,
+    run_id: str | None = None,
+    stage: str | None = None,
+    **extra: Any,
+) -> Iterator[None]:
+    """Bind values for the duration of a ``with`` block, restoring the previous ones after.
+
+    Args:
+        job: Job name.
+        env: Environment.
+        run_id: Identifier of this run.
+        stage: Current stage.
+        **extra: More key-values.
+
+    Yields:
+        Nothing; log inside the block.
+    """
+    with bound_contextvars(**_context(job, env, run_id, stage, extra)):
+        yield
+
+
+def clear_context() -> None:
+    """Remove every value bound with :func:`bind_context` in this context."""
+    clear_contextvars()
+
+
+def new_run_id() -> str:
+    """Return a fresh random run id (32 hex characters) to bind as ``run_id``.
+
+    Returns:
+        A UUID4 in hex.
+    """
+    return uuid.uuid4().hex

@@ -1,0 +1,53 @@
+"""Public exceptions raised by etl-metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class EtlMetricsError(Exception):
+    """Base class of every error raised by etl-metrics."""
+
+
+class UnknownMetricError(EtlMetricsError, LookupError):
+    """A metric name that this library does not define was asked for."""
+
+
+class LabelError(EtlMetricsError, ValueError):
+    """Label names or values given for a metric are wrong (unknown, missing, empty, not text)."""
+
+
+class CardinalityLimitError(LabelError):
+    """A new label set would take a metric past its limit of distinct label sets.
+
+    Attributes:
+        metric: Name of the metric, e.g. ``etl_dq_checks_total``.
+        labels: The label set that was refused.
+        limit: The configured maximum number of distinct label sets for the metric.
+    """
+
+    def __init__(self, metric: str, labels: Mapping[str, str], limit: int) -> None:
+        self.metric = metric
+        self.labels = dict(labels)
+        self.limit = limit
+        shown = ", ".join(f"{k}={v!r}" for k, v in self.labels.items())
+        super().__init__(
+            f"{metric}: refusing new label set {{{shown}}}: the metric already has {limit} "
+            f"distinct label sets, its limit. A label value probably carries something unbounded "
+            f"(an id, a timestamp, a file path); use a bounded value (a category, a table name), "
+            f"or raise the limit with EtlMetrics(max_label_sets_per_metric={{{metric!r}: N}})."
+        )
+
+
+class PushGatewayError(EtlMetricsError):
+    """A push to (or delete from) a Pushgateway failed in strict mode.
+
+    Attributes:
+        gateway: The gateway address with any credentials removed.
+        attempts: How many HTTP attempts were made.
+    """
+
+    def __init__(self, message: str, *, gateway: str, attempts: int) -> None:
+        self.gateway = gateway
+        self.attempts = attempts
+        super().__init__(message)

@@ -1,0 +1,276 @@
+"""Fixtures: fresh metric sets, a real Pushgateway started by PID, and tiny loopback HTTP stubs."""
+
+from __future__ import annotations
+
+import base64
+import http.server
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+
+from etl_metrics import EtlMetrics
+
+PUSHGATEWAY_BINARY = "prometheus-pushgateway"
+READY_TIMEOUT_S = 15.0
+
+# Test-only credentials for the basic-auth Pushgateway; the bcrypt hash below is of this password
+# (made with crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))).
+GATEWAY_USER = "etl"
+GATEWAY_PASSWORD = "etl-test-pass"
+GATEWAY_PASSWORD_BCRYPT = "$2b$04$exowcbVBf6aE/PwNQP4zv.CkClizq1I15WV4WiWxLVWGUgTxqRr/G"
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def metrics() -> EtlMetrics:
+    """A metric set in a registry of its own, so tests never see each other's values."""
+    return EtlMetrics(CollectorRegistry())
+
+
+@pytest.fixture(autouse=True)
+def _reset_structlog() -> Iterator[None]:
+    """Every test starts and ends with structlog's defaults and no bound context."""
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+
+
+@dataclass
+class Pushgateway:
+    """A running Pushgateway process."""
+
+    address: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def url(self) -> str:
+        """Base URL."""
+        return f"http://{self.address}"
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> str:
+        """GET a path and return the body."""
+        request = urllib.request.Request(self.url + path, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return str(response.read().decode())
+
+    def samples(self, headers: dict[str, str] | None = None) -> list[Sample]:
+        """The pushed samples (etl_*, delta_* and push_time_seconds) the gateway exposes."""
+        text = self.get("/metrics", headers)
+        return [
+            sample
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name.startswith(("etl_", "delta_", "push_time_seconds"))
+        ]
+
+    def value(self, name: str, **labels: str) -> float | None:
+        """The value of the one sample with this name whose labels include ``labels``."""
+        found = [
+            s.value
+            for s in self.samples()
+            if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+        ]
+        assert len(found) <= 1, f"{name}{labels} matched {len(found)} samples"
+        return found[0] if found else None
+
+    def wipe(self) -> None:
+        """Delete every group (admin API)."""
+        request = urllib.request.Request(self.url + "/api/v1/admin/wipe", method="PUT")
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 202
+
+
+def _wait_ready(gateway: Pushgateway, headers: dict[str, str]) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if gateway.process.poll() is not None:
+            raise RuntimeError(
+                f"{PUSHGATEWAY_BINARY} exited with {gateway.process.returncode}: "
+                f"{gateway.log_path.read_text()}"
+            )
+        try:
+            gateway.get("/-/ready", headers)
+        except OSError:
+            time.sleep(0.05)
+        else:
+            return
+    raise RuntimeError(
+        f"{PUSHGATEWAY_BINARY} on {gateway.address} not ready after {READY_TIMEOUT_S}s: "
+        f"{gateway.log_path.read_text()}"
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def _pushgateway_factory(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[list[Pushgateway]]:
+    started: list[Pushgateway] = []
+    yield started
+    for gateway in started:
+        _stop(gateway.process)
+
+
+def _start_pushgateway(
+    started: list[Pushgateway], folder: Path, extra_args: list[str], headers: dict[str, str]
+) -> Pushgateway:
+    binary = shutil.which(PUSHGATEWAY_BINARY)
+    if binary is None:
+        pytest.fail(
+            f"{PUSHGATEWAY_BINARY} not found: install Debian's package "
+            "('apt-get install -y prometheus-pushgateway'; nox does it when run as root)."
+        )
+    last_error: Exception | None = None
+    # The free port can be taken between probing and binding; try a few.
+    for attempt in range(3):
+        address = f"127.0.0.1:{free_port()}"
+        log_path = folder / f"pushgateway-{attempt}.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                [
+                    binary,
+                    f"--web.listen-address={address}",
+                    "--persistence.file=",
+                    "--web.enable-admin-api",
+                    "--log.level=warn",
+                    *extra_args,
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        gateway = Pushgateway(address, process, log_path)
+        started.append(gateway)
+        try:
+            _wait_ready(gateway, headers)
+        except RuntimeError as exc:
+            _stop(process)
+            last_error = exc
+            continue
+        return gateway
+    raise RuntimeError(f"could not start {PUSHGATEWAY_BINARY}") from last_error
+
+
+@pytest.fixture(scope="session")
+def _shared_pushgateway(
+    _pushgateway_factory: list[Pushgateway], tmp_path_factory: pytest.TempPathFactory
+) -> Pushgateway:
+    folder = tmp_path_factory.mktemp("pushgateway")
+    return _start_pushgateway(_pushgateway_factory, folder, [], {})
+
+
+@pytest.fixture
+def pushgateway(_shared_pushgateway: Pushgateway) -> Pushgateway:
+    """The real Pushgateway on 127.0.0.1 (one process per session), emptied for this test."""
+    _shared_pushgateway.wipe()
+    return _shared_pushgateway
+
+
+@pytest.fixture(scope="session")
+def auth_pushgateway(
+    _pushgateway_factory: list[Pushgateway], tmp_path_factory: pytest.TempPathFactory
+) -> Pushgateway:
+    """A real Pushgateway that requires basic auth (user ``etl``, the test password)."""
+    folder = tmp_path_factory.mktemp("pushgateway-auth")
+    config = folder / "web.yml"
+    config.write_text(f"basic_auth_users:\n  {GATEWAY_USER}: {GATEWAY_PASSWORD_BCRYPT}\n")
+    token = base64.b64encode(f"{GATEWAY_USER}:{GATEWAY_PASSWORD}".encode()).decode()
+    return _start_pushgateway(
+        _pushgateway_factory,
+        folder,
+        [f"--web.config.file={config}"],
+        {"Authorization": f"Basic {token}"},
+    )
+
+
+@pytest.fixture(scope="session")
+def gateway_credentials() -> tuple[str, str]:
+    """User name and password accepted by ``auth_pushgateway``."""
+    return GATEWAY_USER, GATEWAY_PASSWORD
+
+
+@dataclass
+class StubServer:
+    """A loopback HTTP server: scripted statuses first, then ``status``; records requests."""
+
+    address: str
+    status: int
+    script: list[int] = field(default_factory=list)
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+@pytest.fixture
+def stub_server(request: pytest.FixtureRequest) -> Iterator[StubServer]:
+    """A local http.server on 127.0.0.1 answering with ``status`` (parametrize indirectly)."""
+    status = int(getattr(request, "param", 200))
+    server_state = StubServer(address="", status=status)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            server_state.requests.append((self.command, self.path, dict(self.headers.items())))
+            script = server_state.script
+            self.send_response(script.pop(0) if script else server_state.status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_PUT = do_POST = do_DELETE = _answer  # noqa: N815
+
+        def log_message(self, format: str, *args: object) -> None:
+            """Keep the test output quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server_state.address = f"127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server_state
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """An address that accepts TCP connections (kernel backlog) but never answers."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(8)
+        yield f"127.0.0.1:{sock.getsockname()[1]}"
+
+
+@pytest.fixture
+def closed_port() -> str:
+    """An address with nothing listening (connection refused)."""
+    return f"127.0.0.1:{free_port()}"

@@ -1,0 +1,385 @@
+"""Pushgateway tests against the real Debian ``prometheus-pushgateway`` and loopback stubs."""
+
+from __future__ import annotations
+
+import base64
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+import structlog
+from prometheus_client import CollectorRegistry
+
+from etl_metrics import (
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    USERNAME_ENV,
+    EtlMetrics,
+    PushGatewayError,
+    delete_from_gateway,
+    push_metrics_to_gateway,
+)
+from etl_metrics._push import redact_url
+
+if TYPE_CHECKING:
+    from conftest import Pushgateway, StubServer
+
+pytestmark = pytest.mark.integration
+
+FAST = {"retries": 0, "timeout": 5.0}
+
+
+@pytest.fixture(autouse=True)
+def _no_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials come only from what a test sets."""
+    for name in (TOKEN_ENV, USERNAME_ENV, PASSWORD_ENV):
+        monkeypatch.delenv(name, raising=False)
+
+
+def run_job(metrics: EtlMetrics, job: str, *, fail: bool) -> None:
+    """Simulate one run of a job in its own process (registry)."""
+
+    @metrics.track_job_execution(job, "prod")
+    def body() -> None:
+        metrics.record_records_processed(job, "load", "orders", 10)
+        if fail:
+            raise RuntimeError("boom")
+
+    if fail:
+        with pytest.raises(RuntimeError):
+            body()
+    else:
+        body()
+
+
+class TestPushToRealGateway:
+    def test_push_add_is_the_default_and_values_arrive(self, pushgateway: Pushgateway) -> None:
+        """A push lands every series of the job in the gateway with its values."""
+        metrics = EtlMetrics(CollectorRegistry())
+        run_job(metrics, "nightly", fail=False)
+        assert push_metrics_to_gateway(pushgateway.address, "nightly", registry=metrics.registry)
+        got = pushgateway.value(
+            "etl_records_processed_total", job="nightly", stage="load", table="orders"
+        )
+        assert got == 10
+        assert pushgateway.value("etl_job_executions_total", job="nightly", status="success") == 1
+        stamp = pushgateway.value("etl_job_last_success_timestamp", job="nightly", env="prod")
+        assert stamp is not None
+        assert abs(stamp - time.time()) < 60
+
+    def test_failed_run_keeps_previous_last_success(self, pushgateway: Pushgateway) -> None:
+        """push_add: a later failed run's push does not wipe the earlier success timestamp."""
+        first = EtlMetrics(CollectorRegistry())
+        run_job(first, "nightly", fail=False)
+        assert push_metrics_to_gateway(pushgateway.address, "nightly", registry=first.registry)
+        stamp = pushgateway.value("etl_job_last_success_timestamp", job="nightly")
+
+        second = EtlMetrics(CollectorRegistry())
+        run_job(second, "nightly", fail=True)
+        assert push_metrics_to_gateway(pushgateway.address, "nightly", registry=second.registry)
+        assert pushgateway.value("etl_job_last_success_timestamp", job="nightly") == stamp
+        assert pushgateway.value("etl_job_executions_total", job="nightly", status="failure") == 1
+        assert (
+            pushgateway.value(
+                "etl_errors_total", job="nightly", stage="job", error_type="RuntimeError"
+            )
+            == 1
+        )
+
+    def test_push_replaces_the_whole_group(self, pushgateway: Pushgateway) -> None:
+        """method='push' (PUT) replaces the group, so the failed run wipes the timestamp."""
+        first = EtlMetrics(CollectorRegistry())
+        run_job(first, "nightly", fail=False)
+        assert push_metrics_to_gateway(
+            pushgateway.address, "nightly", registry=first.registry, method="push"
+        )
+        second = EtlMetrics(CollectorRegistry())
+        run_job(second, "nightly", fail=True)
+        assert push_metrics_to_gateway(
+            pushgateway.address, "nightly", registry=second.registry, method="push"
+        )
+        assert pushgateway.value("etl_job_last_success_timestamp", job="nightly") is None
+        assert pushgateway.value("etl_job_executions_total", job="nightly", status="failure") == 1
+
+    def test_grouping_keys_keep_groups_apart(self, pushgateway: Pushgateway) -> None:
+        """Pushes with different instance/run keys are separate groups labelled by the key."""
+        for run, count in (("r1", 3), ("r2", 5)):
+            metrics = EtlMetrics(CollectorRegistry())
+            metrics.record_records_processed("nightly", "load", "orders", count)
+            assert push_metrics_to_gateway(
+                pushgateway.address,
+                "nightly",
+                grouping_key={"instance": "host-a", "run": run},
+                registry=metrics.registry,
+            )
+        for run, count in (("r1", 3), ("r2", 5)):
+            got = pushgateway.value(
+                "etl_records_processed_total", job="nightly", instance="host-a", run=run
+            )
+            assert got == count
+
+    def test_delete_removes_only_that_group(self, pushgateway: Pushgateway) -> None:
+        """delete_from_gateway removes the named group and leaves the others."""
+        metrics = EtlMetrics(CollectorRegistry())
+        metrics.record_records_processed("nightly", "load", "orders", 1)
+        for run in ("r1", "r2"):
+            push_metrics_to_gateway(
+                pushgateway.address, "nightly", grouping_key={"run": run}, registry=metrics.registry
+            )
+        assert delete_from_gateway(pushgateway.address, "nightly", grouping_key={"run": "r1"})
+        assert pushgateway.value("etl_records_processed_total", run="r1") is None
+        assert pushgateway.value("etl_records_processed_total", run="r2") == 1
+
+    def test_only_the_pushed_jobs_series_are_sent(self, pushgateway: Pushgateway) -> None:
+        """Series of another job stay out of the push; job-less series (tables) go along."""
+        metrics = EtlMetrics(CollectorRegistry())
+        metrics.record_records_processed("bronze", "load", "orders", 1)
+        metrics.record_records_processed("silver", "load", "orders", 2)
+        metrics.record_delta_table_metrics("orders", files=4)
+        assert push_metrics_to_gateway(pushgateway.address, "silver", registry=metrics.registry)
+        processed = [s for s in pushgateway.samples() if s.name == "etl_records_processed_total"]
+        assert [(s.labels["job"], s.value) for s in processed] == [("silver", 2.0)]
+        assert pushgateway.value("delta_table_files", job="silver", table="orders") == 4
+
+    def test_default_registry_is_pushed_by_default(self, pushgateway: Pushgateway) -> None:
+        """Without registry=, the library's default registry is pushed."""
+        import etl_metrics
+
+        etl_metrics.record_schema_drift("push_default_table", "column_added")
+        assert push_metrics_to_gateway(pushgateway.address, "default-push", **FAST)
+        got = pushgateway.value(
+            "etl_schema_drift_detected_total", job="default-push", table="push_default_table"
+        )
+        assert got is not None
+        assert got >= 1
+
+    def test_real_gateway_with_basic_auth(
+        self,
+        auth_pushgateway: Pushgateway,
+        gateway_credentials: tuple[str, str],
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """Without credentials the gateway refuses (401, no retry); with them the push lands."""
+        metrics = EtlMetrics(CollectorRegistry())
+        metrics.record_records_processed("secure", "load", "orders", 9)
+        with structlog.testing.capture_logs() as logs:
+            refused = push_metrics_to_gateway(
+                auth_pushgateway.address, "secure", registry=metrics.registry, retries=3
+            )
+        assert refused is False
+        assert logs[-1]["attempts"] == 1
+        assert "401" in logs[-1]["error"]
+        user, password = gateway_credentials
+        monkeypatch.setenv(USERNAME_ENV, user)
+        monkeypatch.setenv(PASSWORD_ENV, password)
+        assert push_metrics_to_gateway(
+            auth_pushgateway.address, "secure", registry=metrics.registry
+        )
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        got = [
+            s.value
+            for s in auth_pushgateway.samples({"Authorization": f"Basic {token}"})
+            if s.name == "etl_records_processed_total" and s.labels["job"] == "secure"
+        ]
+        assert got == [9.0]
+
+
+class TestGatewayFailures:
+    def test_gateway_down_returns_false_and_warns(self, closed_port: str) -> None:
+        """Connection refused: no exception, False, and one warning naming the gateway."""
+        metrics = EtlMetrics(CollectorRegistry())
+        with structlog.testing.capture_logs() as logs:
+            ok = push_metrics_to_gateway(closed_port, "j", registry=metrics.registry, **FAST)
+        assert ok is False
+        assert len(logs) == 1
+        assert logs[0]["log_level"] == "warning"
+        assert logs[0]["event"] == "pushgateway_unavailable"
+        assert logs[0]["gateway"] == closed_port
+        assert "Connection refused" in logs[0]["error"]
+
+    def test_gateway_down_in_strict_mode_raises(self, closed_port: str) -> None:
+        """strict=True turns the failure into a PushGatewayError with the cause."""
+        metrics = EtlMetrics(CollectorRegistry())
+        with pytest.raises(PushGatewayError, match=r"push_add for job 'j' .* 1 attempt") as caught:
+            push_metrics_to_gateway(
+                closed_port, "j", registry=metrics.registry, strict=True, **FAST
+            )
+        assert caught.value.attempts == 1
+        assert caught.value.gateway == closed_port
+        assert isinstance(caught.value.__cause__, OSError)
+
+    def test_delete_when_down(self, closed_port: str) -> None:
+        """A delete against a dead gateway returns False (or raises when strict)."""
+        assert delete_from_gateway(closed_port, "j", **FAST) is False
+        with pytest.raises(PushGatewayError, match="delete for job 'j'"):
+            delete_from_gateway(closed_port, "j", strict=True, **FAST)
+
+    def test_timeout_is_bounded(self, silent_server: str) -> None:
+        """A gateway that never answers costs about one timeout per attempt, then False."""
+        metrics = EtlMetrics(CollectorRegistry())
+        start = time.monotonic()
+        with structlog.testing.capture_logs() as logs:
+            ok = push_metrics_to_gateway(
+                silent_server,
+                "j",
+                registry=metrics.registry,
+                timeout=0.3,
+                retries=1,
+                backoff_seconds=0.01,
+            )
+        elapsed = time.monotonic() - start
+        assert ok is False
+        assert 0.6 <= elapsed < 5
+        assert logs[-1]["attempts"] == 2
+        assert "timed out" in logs[-1]["error"]
+
+    @pytest.mark.parametrize("stub_server", [500], indirect=True)
+    def test_server_errors_are_retried_a_bounded_number_of_times(
+        self, stub_server: StubServer
+    ) -> None:
+        """A 500 answer is retried exactly `retries` times, then reported."""
+        metrics = EtlMetrics(CollectorRegistry())
+        with structlog.testing.capture_logs() as logs:
+            ok = push_metrics_to_gateway(
+                stub_server.address,
+                "j",
+                registry=metrics.registry,
+                retries=3,
+                backoff_seconds=0.01,
+            )
+        assert ok is False
+        assert len(stub_server.requests) == 4
+        assert {method for method, _, _ in stub_server.requests} == {"POST"}
+        assert logs[-1]["attempts"] == 4
+        assert logs[-1]["error"].startswith("HTTP 500")
+
+    @pytest.mark.parametrize("stub_server", [400], indirect=True)
+    def test_client_errors_are_not_retried(self, stub_server: StubServer) -> None:
+        """A 4xx answer is final: one attempt only."""
+        metrics = EtlMetrics(CollectorRegistry())
+        ok = push_metrics_to_gateway(
+            stub_server.address, "j", registry=metrics.registry, retries=3, backoff_seconds=0.01
+        )
+        assert ok is False
+        assert len(stub_server.requests) == 1
+
+    def test_recovery_after_retry_is_logged(self, stub_server: StubServer) -> None:
+        """A push that fails then succeeds returns True and logs the attempts at info."""
+        metrics = EtlMetrics(CollectorRegistry())
+        stub_server.script = [503]
+        with structlog.testing.capture_logs() as logs:
+            ok = push_metrics_to_gateway(
+                stub_server.address,
+                "j",
+                registry=metrics.registry,
+                retries=2,
+                backoff_seconds=0.01,
+            )
+        assert ok is True
+        assert len(stub_server.requests) == 2
+        assert logs == [
+            {
+                "gateway": stub_server.address,
+                "push_job": "j",
+                "group": {},
+                "action": "push_add",
+                "attempts": 2,
+                "event": "pushgateway_succeeded_after_retry",
+                "log_level": "info",
+            }
+        ]
+
+    def test_invalid_arguments(self, closed_port: str) -> None:
+        """Unknown methods and negative retries are programming errors, raised at once."""
+        with pytest.raises(ValueError, match="method must be"):
+            push_metrics_to_gateway(closed_port, "j", method="put")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="retries must be >= 0"):
+            push_metrics_to_gateway(closed_port, "j", retries=-1)
+
+
+class TestAuthFromEnvironment:
+    def test_bearer_token_header(
+        self, stub_server: StubServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """ETL_PUSHGATEWAY_TOKEN is sent as a bearer token, and wins over basic auth."""
+        monkeypatch.setenv(TOKEN_ENV, "tok-123")
+        monkeypatch.setenv(USERNAME_ENV, "u")
+        monkeypatch.setenv(PASSWORD_ENV, "p")
+        assert push_metrics_to_gateway(
+            stub_server.address, "j", registry=CollectorRegistry(), **FAST
+        )
+        _, path, headers = stub_server.requests[0]
+        assert headers["Authorization"] == "Bearer tok-123"
+        assert path == "/metrics/job/j"
+
+    def test_basic_auth_header(
+        self, stub_server: StubServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """User name and password are sent as HTTP basic auth, on deletes too."""
+        monkeypatch.setenv(USERNAME_ENV, "etl")
+        monkeypatch.setenv(PASSWORD_ENV, "s3cret")
+        assert delete_from_gateway(stub_server.address, "j", grouping_key={"run": "r1"}, **FAST)
+        method, path, headers = stub_server.requests[0]
+        assert method == "DELETE"
+        assert path == "/metrics/job/j/run/r1"
+        expected = base64.b64encode(b"etl:s3cret").decode()
+        assert headers["Authorization"] == f"Basic {expected}"
+
+    def test_no_credentials_no_header(self, stub_server: StubServer) -> None:
+        """Without the variables no Authorization header is sent."""
+        assert push_metrics_to_gateway(
+            stub_server.address, "j", registry=CollectorRegistry(), **FAST
+        )
+        assert "Authorization" not in stub_server.requests[0][2]
+
+    def test_half_set_credentials(
+        self, stub_server: StubServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A user name without password is reported (strict: raised) and nothing is sent."""
+        monkeypatch.setenv(USERNAME_ENV, "etl")
+        with structlog.testing.capture_logs() as logs:
+            assert push_metrics_to_gateway(stub_server.address, "j", **FAST) is False
+        assert logs[0]["event"] == "pushgateway_misconfigured"
+        assert PASSWORD_ENV in logs[0]["error"]
+        with pytest.raises(PushGatewayError, match=f"{USERNAME_ENV} is set but {PASSWORD_ENV}"):
+            push_metrics_to_gateway(stub_server.address, "j", strict=True, **FAST)
+        monkeypatch.delenv(USERNAME_ENV)
+        monkeypatch.setenv(PASSWORD_ENV, "only-password")
+        with pytest.raises(PushGatewayError, match=f"{PASSWORD_ENV} is set but {USERNAME_ENV}"):
+            push_metrics_to_gateway(stub_server.address, "j", strict=True, **FAST)
+        assert stub_server.requests == []
+
+    def test_secrets_never_logged(
+        self, closed_port: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """Neither the token, the password nor URL credentials appear in warnings or errors."""
+        monkeypatch.setenv(TOKEN_ENV, "tok-SECRET-1")
+        monkeypatch.setenv(PASSWORD_ENV, "pw-SECRET-2")
+        monkeypatch.setenv(USERNAME_ENV, "etl")
+        gateway = f"http://user:url-SECRET-3@{closed_port}"
+        with structlog.testing.capture_logs() as logs:
+            assert push_metrics_to_gateway(gateway, "j", **FAST) is False
+        with pytest.raises(PushGatewayError) as caught:
+            push_metrics_to_gateway(gateway, "j", strict=True, **FAST)
+        # Also through structlog's default renderer, as a user without configuration sees it.
+        push_metrics_to_gateway(gateway, "j", **FAST)
+        printed = capsys.readouterr()
+        text = repr(logs) + str(caught.value) + caught.value.gateway + printed.out + printed.err
+        assert "pushgateway_unavailable" in printed.out + printed.err
+        for secret in ("tok-SECRET-1", "pw-SECRET-2", "url-SECRET-3"):
+            assert secret not in text
+
+
+class TestRedactUrl:
+    @pytest.mark.parametrize(
+        ("given", "shown"),
+        [
+            ("localhost:9091", "localhost:9091"),
+            ("http://gw:9091/", "http://gw:9091/"),
+            ("https://u:p@gw:9091/x", "https://***@gw:9091/x"),
+            ("u:p@gw", "http://***@gw"),
+        ],
+    )
+    def test_redact_url(self, given: str, shown: str) -> None:
+        """Credentials in a gateway address are masked; other addresses are unchanged."""
+        assert redact_url(given) == shown
