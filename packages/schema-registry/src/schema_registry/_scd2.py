@@ -1,0 +1,337 @@
+"""SCD2 history validation: the schema, and the data in one window pass plus one aggregation."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import operator
+from collections.abc import Mapping, Sequence
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from schema_registry._model import TableSchema
+from schema_registry._types import MapType, PrimitiveType
+from schema_registry.errors import Scd2SchemaError, Scd2ValidationError
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column, DataFrame
+    from pyspark.sql.types import StructType as SparkStructType
+
+__all__ = ["Scd2Report", "Scd2Rule", "validate_scd2", "validate_scd2_schema"]
+
+_TIME_TYPES = ("date", "timestamp", "timestamp_ntz")
+
+
+class Scd2Rule(StrEnum):
+    """The rules :func:`validate_scd2` checks, named after the violation they count."""
+
+    #: Rows with NULL in a business key column (counted per row).
+    NULL_KEY = "null_key"
+    #: Business keys with zero or more than one current row (counted per key).
+    CURRENT_ROW_COUNT = "current_row_count"
+    #: Rows whose current flag disagrees with an open ``valid_to`` (counted per row).
+    CURRENT_ROW_NOT_OPEN = "current_row_not_open"
+    #: Rows with NULL ``valid_from`` or ``valid_from >= valid_to`` (counted per row).
+    INVALID_INTERVAL = "invalid_interval"
+    #: Rows whose next version starts before they end (counted per row).
+    OVERLAP = "overlap"
+    #: Rows whose next version starts after they end (counted per row).
+    GAP = "gap"
+
+
+_MEANING = {
+    Scd2Rule.NULL_KEY: "rows with a NULL business key",
+    Scd2Rule.CURRENT_ROW_COUNT: "keys without exactly one current row",
+    Scd2Rule.CURRENT_ROW_NOT_OPEN: "rows whose current flag disagrees with an open valid_to",
+    Scd2Rule.INVALID_INTERVAL: "rows with valid_from NULL or not before valid_to",
+    Scd2Rule.OVERLAP: "rows overlapping the next version of their key",
+    Scd2Rule.GAP: "rows leaving a gap before the next version of their key",
+}
+
+
+def _key_problems(schema: TableSchema, keys: Sequence[str]) -> list[str]:
+    problems: list[str] = []
+    if not keys:
+        problems.append("no business key columns given: pass keys=[...] naming at least one")
+    for key in keys:
+        field = schema.get_field(key)
+        if field is None:
+            problems.append(
+                f"business key column {key!r} is missing (columns: {', '.join(schema.field_names)})"
+            )
+        elif isinstance(field.type, MapType):
+            problems.append(
+                f"business key column {key!r} is {field.type}; map columns cannot be grouped by"
+            )
+    return problems
+
+
+def _history_problems(
+    schema: TableSchema, keys: Sequence[str], valid_from: str, valid_to: str
+) -> list[str]:
+    problems: list[str] = []
+    time_types = {}
+    for role, name in (("valid_from", valid_from), ("valid_to", valid_to)):
+        if name in keys:
+            problems.append(
+                f"{role} column {name!r} is also a business key; keys identify the entity, "
+                "not the version"
+            )
+        field = schema.get_field(name)
+        if field is None:
+            problems.append(
+                f"{role} column {name!r} is missing (columns: {', '.join(schema.field_names)}); "
+                f"pass {role}='<column>' if it has another name"
+            )
+        elif not (isinstance(field.type, PrimitiveType) and field.type.name in _TIME_TYPES):
+            problems.append(
+                f"{role} column {name!r} is {field.type}; expected one of {', '.join(_TIME_TYPES)}"
+            )
+        else:
+            time_types[role] = field.type.name
+    if len(set(time_types.values())) == 2:
+        problems.append(
+            f"valid_from is {time_types['valid_from']} but valid_to is {time_types['valid_to']}; "
+            "use the same type for both"
+        )
+    return problems
+
+
+def validate_scd2_schema(
+    schema: TableSchema | SparkStructType,
+    keys: Sequence[str],
+    *,
+    valid_from: str = "valid_from",
+    valid_to: str = "valid_to",
+    is_current: str | None = "is_current",
+) -> None:
+    """Check that a schema has the columns an SCD2 history needs, with usable types.
+
+    Requirements: every business key column exists and is not a map; ``valid_from`` and
+    ``valid_to`` exist, are ``date``, ``timestamp`` or ``timestamp_ntz``, and share one type;
+    ``is_current`` (unless None) exists and is ``boolean``; history columns are not keys.
+
+    Args:
+        schema: A :class:`TableSchema` or a pyspark ``StructType``.
+        keys: Business key columns.
+        valid_from: Column where a version starts (inclusive).
+        valid_to: Column where a version ends (exclusive); NULL while open.
+        is_current: Current-row flag column, or None when the table has none.
+
+    Raises:
+        Scd2SchemaError: Lists every missing or mistyped column.
+    """
+    if not isinstance(schema, TableSchema):
+        schema = TableSchema.from_spark(schema)
+    problems = _key_problems(schema, keys)
+    problems += _history_problems(schema, keys, valid_from, valid_to)
+    if is_current is not None:
+        field = schema.get_field(is_current)
+        if field is None:
+            problems.append(
+                f"current-flag column {is_current!r} is missing (columns: "
+                f"{', '.join(schema.field_names)}); pass is_current=None if the table derives "
+                "the current row from valid_to"
+            )
+        elif field.type != PrimitiveType("boolean"):
+            problems.append(f"current-flag column {is_current!r} is {field.type}; expected boolean")
+    if problems:
+        raise Scd2SchemaError(problems)
+
+
+@dataclasses.dataclass(frozen=True)
+class Scd2Report:
+    """Outcome of :func:`validate_scd2`.
+
+    Attributes:
+        rows: Rows checked.
+        keys: Distinct non-NULL business keys.
+        violations: Count per rule (per key for ``current_row_count``, per row otherwise).
+        samples: Up to ``sample_size`` offending rows per violated rule: key columns, plus
+            ``valid_from`` for per-row rules.
+    """
+
+    rows: int
+    keys: int
+    violations: Mapping[Scd2Rule, int]
+    samples: Mapping[Scd2Rule, list[dict[str, Any]]]
+
+    @property
+    def is_valid(self) -> bool:
+        """Whether no rule is violated."""
+        return not any(self.violations.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the report as plain data for logs and metrics."""
+        return {
+            "valid": self.is_valid,
+            "rows": self.rows,
+            "keys": self.keys,
+            "violations": {rule.value: n for rule, n in self.violations.items()},
+            "samples": {rule.value: rows for rule, rows in self.samples.items()},
+        }
+
+    def __str__(self) -> str:
+        verdict = "valid" if self.is_valid else "INVALID"
+        lines = [f"SCD2 history {verdict}: {self.rows} rows, {self.keys} keys"]
+        width = max(len(rule.value) for rule in self.violations)
+        for rule, count in self.violations.items():
+            line = f"  {rule.value.ljust(width)}  {count:>8}  {_MEANING[rule]}"
+            if count and self.samples.get(rule):
+                shown = "; ".join(
+                    ", ".join(f"{k}={v}" for k, v in row.items()) for row in self.samples[rule]
+                )
+                line += f"\n  {'':{width}}  {'':>8}  e.g. {shown}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def raise_for_violations(self) -> None:
+        """Raise if any rule is violated.
+
+        Raises:
+            Scd2ValidationError: The report text, with counts and sample keys.
+        """
+        if not self.is_valid:
+            raise Scd2ValidationError(
+                f"{self}\nFix the offending keys upstream, or rebuild their history."
+            )
+
+
+def _any(columns: Sequence[Column]) -> Column:
+    return functools.reduce(operator.or_, columns)
+
+
+def validate_scd2(
+    df: DataFrame,
+    keys: Sequence[str],
+    *,
+    valid_from: str = "valid_from",
+    valid_to: str = "valid_to",
+    is_current: str | None = "is_current",
+    open_end: Any = None,
+    sample_size: int = 5,
+) -> Scd2Report:
+    """Validate an SCD2 history with one window pass and one aggregation.
+
+    One window (partitioned by the business key, ordered by ``valid_from``) computes every rule
+    as a boolean flag per row; the narrow flagged frame is cached; one aggregation counts the
+    flags; one more job (only when something is violated) takes the samples from the cache.
+
+    Rules: no NULL business key; exactly one current row per key; the current row, and only it,
+    has an open ``valid_to``; ``valid_from < valid_to``; consecutive versions of a key neither
+    overlap (next ``valid_from`` before this ``valid_to``) nor leave a gap (after it).
+
+    Args:
+        df: The history.
+        keys: Business key columns.
+        valid_from: Column where a version starts (inclusive).
+        valid_to: Column where a version ends (exclusive).
+        is_current: Current-row flag column; None derives "current" from an open ``valid_to``
+            (and skips the ``current_row_not_open`` rule, which would be vacuous).
+        open_end: Sentinel that also marks an open ``valid_to`` (e.g. ``date(9999, 12, 31)``);
+            NULL always does.
+        sample_size: Offending rows kept per rule.
+
+    Returns:
+        Counts per rule and samples of offending keys.
+
+    Raises:
+        Scd2SchemaError: The columns needed are missing or mistyped.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+
+    validate_scd2_schema(
+        TableSchema.from_spark(df.schema),
+        keys,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        is_current=is_current,
+    )
+    start, end = F.col(valid_from), F.col(valid_to)
+    is_open = end.isNull() if open_end is None else (end.isNull() | (end == F.lit(open_end)))
+    current = F.coalesce(F.col(is_current), F.lit(False)) if is_current else is_open
+    null_key = _any([F.col(k).isNull() for k in keys])
+
+    by_key = Window.partitionBy(*keys).orderBy(start.asc_nulls_first(), end.asc_nulls_last())
+    whole_key = by_key.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    next_start = F.lead(start).over(by_key)
+    current_rows = F.sum(F.when(current, 1).otherwise(0)).over(whole_key)
+    first_of_key = F.row_number().over(by_key) == 1
+
+    checked = ~null_key
+    has_next = next_start.isNotNull()
+    flags: dict[Scd2Rule, Column] = {
+        Scd2Rule.NULL_KEY: null_key,
+        Scd2Rule.CURRENT_ROW_COUNT: checked & first_of_key & (current_rows != 1),
+    }
+    if is_current:
+        flags[Scd2Rule.CURRENT_ROW_NOT_OPEN] = checked & (current != is_open)
+    flags[Scd2Rule.INVALID_INTERVAL] = checked & (
+        start.isNull() | (end.isNotNull() & ~is_open & (start >= end))
+    )
+    flags[Scd2Rule.OVERLAP] = checked & has_next & (is_open | (next_start < end))
+    flags[Scd2Rule.GAP] = checked & has_next & ~is_open & (next_start > end)
+
+    flagged = df.select(
+        *keys,
+        start.alias("__valid_from"),
+        (checked & first_of_key).alias("__first_of_key"),
+        *[F.coalesce(flag, F.lit(False)).alias(rule.value) for rule, flag in flags.items()],
+    ).cache()
+    try:
+        totals = flagged.agg(
+            F.count(F.lit(1)).alias("__rows"),
+            F.count_if(F.col("__first_of_key")).alias("__keys"),
+            *[F.count_if(F.col(rule.value)).alias(rule.value) for rule in flags],
+        ).first()
+        assert totals is not None  # a global aggregation always returns one row
+        violations = {rule: int(totals[rule.value]) for rule in flags}
+        samples = (
+            _samples(flagged, keys, valid_from, violations, sample_size)
+            if any(violations.values())
+            else {}
+        )
+        return Scd2Report(
+            rows=int(totals["__rows"]),
+            keys=int(totals["__keys"]),
+            violations=violations,
+            samples=samples,
+        )
+    finally:
+        flagged.unpersist()
+
+
+def _samples(
+    flagged: DataFrame,
+    keys: Sequence[str],
+    valid_from: str,
+    violations: Mapping[Scd2Rule, int],
+    sample_size: int,
+) -> dict[Scd2Rule, list[dict[str, Any]]]:
+    """Collect samples for every violated rule in one job over the cached flags."""
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+
+    parts = []
+    for rule, count in violations.items():
+        if not count:
+            continue
+        row_level = rule is not Scd2Rule.CURRENT_ROW_COUNT
+        parts.append(
+            flagged.filter(F.col(rule.value))
+            .select(
+                F.lit(rule.value).alias("__rule"),
+                *keys,
+                (F.col("__valid_from") if row_level else F.lit(None)).alias("__valid_from"),
+            )
+            .limit(sample_size)
+        )
+    rows = functools.reduce(lambda a, b: a.unionByName(b), parts).collect()
+    samples: dict[Scd2Rule, list[dict[str, Any]]] = {}
+    for row in rows:
+        rule = Scd2Rule(row["__rule"])
+        entry = {k: row[k] for k in keys}
+        if rule is not Scd2Rule.CURRENT_ROW_COUNT:
+            entry[valid_from] = row["__valid_from"]
+        samples.setdefault(rule, []).append(entry)
+    return samples
