@@ -8,6 +8,7 @@ from etl_app._resources import resource_path
 
 
 def write(tmp_path: Path, text: str, name: str = "app.yaml") -> Path:
+    """Write a config file and return its path."""
     path = tmp_path / name
     path.write_text(text)
     return path

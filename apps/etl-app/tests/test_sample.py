@@ -8,11 +8,13 @@ from etl_app._sample import generate_sample
 
 
 def read_csv(path: Path) -> list[dict[str, str]]:
+    """Rows of a CSV file as dicts."""
     with path.open() as fh:
         return list(csv.DictReader(fh))
 
 
 def read_json(path: Path) -> list[dict[str, object]]:
+    """Rows of a JSON-lines file."""
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
@@ -50,7 +52,7 @@ class TestGenerateSample:
     def test_batch2_has_scd2_changes_late_arrivals_and_an_extra_column(
         self, tmp_path: Path
     ) -> None:
-        """Batch 2 changes known customers (some effective before the batch date) and adds a column."""
+        """Batch 2 changes customers (some effective before the batch date), adds a column."""
         generate_sample(tmp_path, 2_000)
         first = {c["customer_id"]: c for c in read_csv(tmp_path / "customers_0001.csv")}
         second = read_csv(tmp_path / "customers_0002.csv")

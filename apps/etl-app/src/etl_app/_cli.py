@@ -97,6 +97,34 @@ def _schemas(config: AppConfig) -> int:
     return EXIT_OK
 
 
+def _generate(args: argparse.Namespace) -> int:
+    from etl_app._sample import generate_sample
+
+    try:
+        summary = generate_sample(args.out, args.rows, seed=args.seed)
+    except ValueError as exc:
+        print(f"etl-app: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    print(
+        f"wrote {', '.join(summary.files)} to {summary.out_dir} "
+        f"({summary.customers} customers, {summary.orders} order rows)"
+    )
+    return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "generate-sample":
+        return _generate(args)
+    config = load_config(args.config, args.env)
+    if args.command == "validate-config":
+        print(f"{args.config or 'bundled defaults'}: valid (env {args.env})")
+        print(json.dumps(config_to_dict(config), indent=2, default=str))
+        return EXIT_OK
+    if args.command == "schemas":
+        return _schemas(config)
+    return _run(args, config)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``etl-app`` console script.
 
@@ -112,27 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # argparse already printed usage and the problem
         return int(exc.code or 0)
     try:
-        if args.command == "generate-sample":
-            from etl_app._sample import generate_sample
-
-            try:
-                summary = generate_sample(args.out, args.rows, seed=args.seed)
-            except ValueError as exc:
-                print(f"etl-app: error: {exc}", file=sys.stderr)
-                return EXIT_USAGE
-            print(
-                f"wrote {', '.join(summary.files)} to {summary.out_dir} "
-                f"({summary.customers} customers, {summary.orders} order rows)"
-            )
-            return EXIT_OK
-        config = load_config(args.config, args.env)
-        if args.command == "validate-config":
-            print(f"{args.config or 'bundled defaults'}: valid (env {args.env})")
-            print(json.dumps(config_to_dict(config), indent=2, default=str))
-            return EXIT_OK
-        if args.command == "schemas":
-            return _schemas(config)
-        return _run(args, config)
+        return _dispatch(args)
     except EtlAppError as exc:
         if getattr(args, "traceback", False):
             raise

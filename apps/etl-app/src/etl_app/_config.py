@@ -323,6 +323,11 @@ def load_config(path: str | Path | None = None, env: str | None = None) -> AppCo
         merged["job"]["env"] = env
     problems: list[str] = []
     values = _convert(AppConfig, merged, "", problems)
+    if values is not None and not values.metrics.textfile.endswith(".prom"):
+        problems.append(
+            f"metrics.textfile: must end in .prom (node-exporter reads only those), got "
+            f"{values.metrics.textfile!r}"
+        )
     if problems:
         raise ConfigError(label, problems)
     return dataclasses.replace(typing.cast(AppConfig, values), base_dir=base_dir)
@@ -344,36 +349,12 @@ def _describe(tp: Any) -> str:
     return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:  # noqa: PLR0911
+def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
     """Check ``value`` against type ``tp``; record problems with their key path."""
     where = path or "(top level)"
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        if not isinstance(value, dict):
-            problems.append(f"{where}: expected a mapping, got {value!r}")
-            return None
-        hints = typing.get_type_hints(tp)
-        names = {f.name for f in dataclasses.fields(tp) if f.init and f.name != "base_dir"}
-        for key in value:
-            if key not in names:
-                problems.append(
-                    f"{path + '.' if path else ''}{key}: unknown key; expected one of "
-                    f"{', '.join(sorted(names))}"
-                )
-        kwargs: dict[str, Any] = {}
-        for name in names:
-            if name in value:
-                kwargs[name] = _convert(
-                    hints[name], value[name], f"{path + '.' if path else ''}{name}", problems
-                )
-            elif not _has_default(tp, name):
-                problems.append(f"{path + '.' if path else ''}{name}: required key is missing")
-        if any(v is None and not _optional(hints[k]) for k, v in kwargs.items()):
-            return None
-        try:
-            return tp(**kwargs)
-        except TypeError:
-            return None
+        return _convert_dataclass(tp, value, path, problems)
     if origin in (types.UnionType, typing.Union):
         args = typing.get_args(tp)
         if value is None and type(None) in args:
@@ -391,17 +372,42 @@ def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:  # noq
             problems.append(f"{where}: expected a mapping of strings to strings, got {value!r}")
             return {}
         return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
-    ok = (
-        isinstance(value, bool)
-        if tp is bool
-        else isinstance(value, int | float) and not isinstance(value, bool)
-        if tp is float
-        else isinstance(value, tp) and not isinstance(value, bool)
-    )
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, tp) and not isinstance(value, bool)
     if not ok:
         problems.append(f"{where}: expected {_describe(tp)}, got {value!r}")
         return None
     return float(value) if tp is float else value
+
+
+def _convert_dataclass(tp: type, value: Any, path: str, problems: list[str]) -> Any:
+    if not isinstance(value, dict):
+        problems.append(f"{path or '(top level)'}: expected a mapping, got {value!r}")
+        return None
+    prefix = f"{path}." if path else ""
+    hints = typing.get_type_hints(tp)
+    names = {f.name for f in dataclasses.fields(tp) if f.init and f.name != "base_dir"}
+    problems.extend(
+        f"{prefix}{key}: unknown key; expected one of {', '.join(sorted(names))}"
+        for key in value
+        if key not in names
+    )
+    kwargs: dict[str, Any] = {}
+    for name in sorted(names):
+        if name in value:
+            kwargs[name] = _convert(hints[name], value[name], f"{prefix}{name}", problems)
+        elif not _has_default(tp, name):
+            problems.append(f"{prefix}{name}: required key is missing")
+    if any(v is None and not _optional(hints[k]) for k, v in kwargs.items()):
+        return None
+    try:
+        return tp(**kwargs)
+    except TypeError:  # a required key was missing: already reported
+        return None
 
 
 def _optional(tp: Any) -> bool:

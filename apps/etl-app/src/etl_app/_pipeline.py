@@ -81,6 +81,12 @@ class Pipeline:
         self.root = config.output_root()
         self.registry = SchemaRegistry(config.schemas_dir())
         self.writer = SafeDeltaWriter(spark, app_id=self.job)
+        # Only bronze may gain columns, and only under the ``evolve`` drift policy.
+        self.bronze_writer = SafeDeltaWriter(
+            spark,
+            app_id=self.job,
+            allow_schema_evolution=config.schemas.drift_policy == "evolve",
+        )
         self.ledger = Ledger.load(self.root)
         self.report = RunReport(
             run_id=self.run_id,
@@ -130,7 +136,7 @@ class Pipeline:
         except Exception as exc:
             self.report.status = "failed"
             self.report.error = f"{type(exc).__name__}: {exc}"
-            log.error("run_failed", error=self.report.error)
+            log.error("run_failed", error=self.report.error)  # noqa: TRY400 - one line, no trace
             raise
         finally:
             self.report.duration_s = round(time.perf_counter() - started, 3)
@@ -190,12 +196,8 @@ class Pipeline:
             batch_id=batch.batch_id,
         )
         target = self.table_path("bronze", source)
-        result = self.writer.append(
-            bronze,
-            target,
-            batch_id=batch.batch_id,
-            run_id=self.run_id,
-            merge_schema=self.config.schemas.drift_policy == "evolve",
+        result = self.bronze_writer.append(
+            bronze, target, batch_id=batch.batch_id, run_id=self.run_id
         )
         if result.skipped:
             # The append committed in an earlier run whose ledger update was lost: count it.
@@ -263,84 +265,87 @@ class Pipeline:
         return Gate.from_yaml(path)
 
     def _silver_batch(self, source: str, batch: Batch) -> None:
+        subject = f"silver.{source}"
         bronze = (
             self.spark.read.format("delta")
             .load(self.table_path("bronze", source))
             .filter(f"batch_id = {batch.batch_id}")
         )
         typed = tr.type_customers(bronze) if source == "customers" else tr.type_orders(bronze)
-        gate_result: GateResult = self._gate(source).run(typed)
-        self.report.gates.append(
-            {"table": f"silver.{source}", "batch_id": batch.batch_id, **gate_result.to_dict()}
-        )
-        for check in gate_result.checks:
+        gated: GateResult = self._gate(source).run(typed)
+        self.report.gates.append({"table": subject, "batch_id": batch.batch_id, **gated.to_dict()})
+        for check in gated.checks:
             self.metrics.record_dq_check(
                 self.job,
-                f"silver.{source}",
-                f"{check.column}.{check.check}",
-                passed=check.rows_failed == 0,
-                violations=check.rows_failed,
-                severity=check.action,
+                subject,
+                check.name,
+                passed=check.passed,
+                violations=check.rows_failed or 0,
+                severity=check.action.value,
             )
-        quarantined = self._write_quarantine(source, gate_result, batch)
-        valid = gate_result.valid
-        key = tr.CUSTOMER_KEY if source == "customers" else tr.ORDER_KEY
+        quarantined = self._write_quarantine(source, gated, batch)
+        target = self.table_path("silver", source)
         if source == "customers":
-            deduped = tr.latest_per_key(valid.dropDuplicates(), key, "updated_at")
-        else:
-            deduped = tr.latest_per_key(valid.dropDuplicates(), key, "order_ts")
-        valid_rows, distinct_keys = _count_and_distinct(valid, key)
-        duplicates = valid_rows - distinct_keys
-        if source == "customers":
+            deduped = tr.latest_per_key(
+                gated.valid.select(*tr.SILVER_CUSTOMER_COLUMNS), tr.CUSTOMER_KEY, "updated_at"
+            )
             result = self.writer.scd2_merge(
-                deduped.select(*tr.SILVER_CUSTOMER_COLUMNS),
-                self.table_path("silver", source),
-                [key],
+                deduped,
+                target,
+                [tr.CUSTOMER_KEY],
                 tracked_columns=list(tr.CUSTOMER_TRACKED),
                 effective_at="updated_at",
                 batch_id=batch.batch_id,
                 run_id=self.run_id,
             )
-            self.ledger.gold_clv = True
         else:
-            silver_path = self.table_path("silver", source)
-            self.ledger.gold_dates |= self._touched_dates(deduped, silver_path)
-            self.ledger.gold_clv = True
-            result = self.writer.merge(
-                deduped.select(*tr.SILVER_ORDER_COLUMNS),
-                silver_path,
-                [key],
-                batch_id=batch.batch_id,
-                run_id=self.run_id,
+            deduped = tr.latest_per_key(
+                gated.valid.select(*tr.SILVER_ORDER_COLUMNS), tr.ORDER_KEY, "order_ts"
             )
+            self.ledger.gold_dates |= self._touched_dates(deduped, target)
+            result = self.writer.merge(
+                deduped, target, [tr.ORDER_KEY], batch_id=batch.batch_id, run_id=self.run_id
+            )
+        self.ledger.gold_clv = True
+        silver_rows = result.source_rows if result.source_rows is not None else deduped.count()
         counts = {
             "bronze": int(batch.bronze_rows or 0),
-            "silver": distinct_keys,
+            "gate_in": gated.rows_in,
+            "silver": silver_rows,
             "quarantined": quarantined,
-            "duplicates_dropped": duplicates,
+            "gate_dropped": gated.rows_dropped,
+            "duplicates_dropped": gated.rows_valid - silver_rows,
         }
-        ok = counts["bronze"] == distinct_keys + quarantined + duplicates
-        self.report.reconciliation.append(
-            {"table": f"silver.{source}", "batch_id": batch.batch_id, **counts, "ok": ok}
+        ok = (
+            counts["gate_in"] == counts["bronze"]
+            and counts["bronze"]
+            == (silver_rows + quarantined + gated.rows_dropped + counts["duplicates_dropped"])
+            and quarantined == gated.rows_quarantined
         )
-        self._record_write("silver", f"silver.{source}", result, distinct_keys, batch.batch_id)
-        self.metrics.record_records_processed(self.job, "silver", f"silver.{source}", distinct_keys)
-        self.metrics.record_records_failed(self.job, "silver", f"silver.{source}", quarantined)
+        self.report.reconciliation.append(
+            {"table": subject, "batch_id": batch.batch_id, **counts, "ok": ok}
+        )
+        self._record_write("silver", subject, result, silver_rows, batch.batch_id)
+        self.metrics.record_records_processed(self.job, "silver", subject, silver_rows)
+        self.metrics.record_records_failed(self.job, "silver", subject, quarantined)
         if not ok:
-            raise ReconciliationError(f"silver.{source}", batch.batch_id, counts)
+            raise ReconciliationError(subject, batch.batch_id, counts)
         batch.silver_done = True
         batch.counts = counts
         self.ledger.save()
 
-    def _write_quarantine(self, source: str, gate_result: GateResult, batch: Batch) -> int:
-        quarantine = gate_result.quarantine
+    def _write_quarantine(self, source: str, gated: GateResult, batch: Batch) -> int:
         result = self.writer.append(
-            quarantine,
+            gated.quarantine,
             self.table_path("quarantine", source),
             batch_id=batch.batch_id,
             run_id=self.run_id,
         )
-        rows = _rows_written(result) if not result.skipped else quarantine.count()
+        if result.skipped and result.source_rows is None:
+            # Committed by an earlier, interrupted run: the batch's rows are already there.
+            rows = gated.rows_quarantined
+        else:
+            rows = _rows_written(result)
         self._record_write("silver", f"quarantine.{source}", result, rows, batch.batch_id)
         return rows
 
@@ -371,12 +376,17 @@ class Pipeline:
         if self.ledger.gold_dates:
             dates = sorted(date.fromisoformat(d) for d in self.ledger.gold_dates)
             revenue = tr.daily_revenue(orders, dates)
-            result = self.writer.overwrite_partitions(
-                revenue,
-                self.table_path("gold", "daily_revenue"),
-                tr.dates_predicate("order_date", dates),
-                run_id=self.run_id,
-            )
+            target = self.table_path("gold", "daily_revenue")
+            if self._exists(target):
+                result = self.writer.overwrite_partitions(
+                    revenue, target, tr.dates_predicate("order_date", dates), run_id=self.run_id
+                )
+            else:
+                # The first write creates the table, partitioned by the column later runs
+                # replace by.
+                result = self.writer.append(
+                    revenue, target, partition_by=["order_date"], run_id=self.run_id
+                )
             self._record_write("gold", "gold.daily_revenue", result, None, None)
             self.report.gold_dates = [d.isoformat() for d in dates]
         if self.ledger.gold_clv:
@@ -441,13 +451,6 @@ class Pipeline:
 
 def _rows_written(result: WriteResult) -> int:
     return int((result.rows_inserted or 0) + (result.rows_updated or 0))
-
-
-def _count_and_distinct(df: DataFrame, key: str) -> tuple[int, int]:
-    from pyspark.sql import functions as F  # noqa: N812
-
-    row = df.agg(F.count(F.lit(1)).alias("n"), F.count_distinct(key).alias("k")).collect()[0]
-    return int(row["n"]), int(row["k"])
 
 
 def run_pipeline(

@@ -1,4 +1,4 @@
-"""The run report: what each stage read, wrote, quarantined and dropped; printed and saved as JSON."""
+"""The run report: what each stage read, wrote, quarantined and dropped; printed and as JSON."""
 
 from __future__ import annotations
 

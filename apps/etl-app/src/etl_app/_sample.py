@@ -154,11 +154,13 @@ def generate_sample(out_dir: str | Path, rows: int, *, seed: int = 7) -> SampleS
         orders1.append(row)
         if rng.random() < DEFECT_RATE:
             orders1.append(dict(row))  # exact duplicate delivery
-    orders2: list[dict[str, object]] = []
-    for oid in rng.sample(range(1, rows + 1), max(1, rows // 40)):
-        orders2.append({**_order(rng, oid, n_customers), "status": "completed"})
-    for oid in range(rows + 1, rows + 1 + max(1, rows // 40)):
-        orders2.append(_order(rng, oid, n_customers))
+    orders2: list[dict[str, object]] = [
+        {**_order(rng, oid, n_customers), "status": "completed"}
+        for oid in rng.sample(range(1, rows + 1), max(1, rows // 40))
+    ]
+    orders2 += [
+        _order(rng, oid, n_customers) for oid in range(rows + 1, rows + 1 + max(1, rows // 40))
+    ]
     for row in orders2:
         row["coupon_code"] = rng.choice((None, None, "WELCOME10", "NEWYEAR"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class EtlAppError(Exception):
-    """Base class of every error etl-app raises on purpose (the CLI prints these without a trace)."""
+    """Base class of the errors etl-app raises on purpose (the CLI prints them without a trace)."""
 
     #: Process exit code the CLI uses for this error.
     exit_code: int = 1
@@ -39,7 +39,7 @@ class SparkUnavailableError(EtlAppError):
 
 
 class SchemaDriftError(EtlAppError):
-    """A source file drifted from its registered bronze schema while the drift policy is ``fail``."""
+    """A source file drifted from its registered bronze schema under drift policy ``fail``."""
 
 
 class ReconciliationError(EtlAppError):
