@@ -4,7 +4,8 @@ import io
 import json
 import logging
 import threading
-from typing import Any
+from enum import StrEnum
+from typing import Any, NamedTuple
 
 import pytest
 import structlog
@@ -21,6 +22,19 @@ from etl_metrics import (
     get_logger,
     new_run_id,
 )
+
+
+class Header(StrEnum):
+    AUTH = "Basic dXNlcjpwdw=="
+    PLAIN = "plain"
+
+
+OBJECT = object()
+
+
+class Point(NamedTuple):
+    x: int
+    y: int
 
 
 def json_lines(stream: io.StringIO) -> list[dict[str, Any]]:
@@ -177,14 +191,24 @@ class TestRedaction:
         """Only secret values change: keys, nesting and other values stay."""
         out = io.StringIO()
         configure_logging(stream=out)
+        point = Point(1, 2)
         get_logger().info(
-            "x", user="etl", password="p", conn={"host": "h", "pwd": "p"}, items=("a", "b")
+            "x",
+            user="etl",
+            password="p",
+            conn={"host": "h", "port": 5432, "pwd": "p"},
+            items=("a", "b"),
+            points=[point],
+            nested=[[Header.AUTH, Header.PLAIN], {"path": OBJECT}],
         )
         (line,) = json_lines(out)
         assert line["user"] == "etl"
         assert line["password"] == REDACTED
-        assert line["conn"] == {"host": "h", "pwd": REDACTED}
+        assert line["conn"] == {"host": "h", "port": 5432, "pwd": REDACTED}
         assert line["items"] == ["a", "b"]
+        assert line["points"] == [[1, 2]]
+        # str subclasses are checked like str; other objects pass through untouched
+        assert line["nested"] == [[REDACTED, "plain"], {"path": repr(OBJECT)}]
         assert line["event"] == "x"
 
     def test_custom_markers(self) -> None:

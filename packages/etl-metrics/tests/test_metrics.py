@@ -187,7 +187,8 @@ class TestRecordHelpers:
         """Processed and failed record counts accumulate per job, stage and table."""
         metrics.record_records_processed("j", "silver", "orders", 1000)
         metrics.record_records_processed("j", "silver", "orders", 24)
-        metrics.record_records_failed("j", "silver", "orders", 3)
+        metrics.record_records_failed("j", "silver", "orders", 1)
+        metrics.record_records_failed("j", "silver", "orders", 2)
         labels = {"job": "j", "stage": "silver", "table": "orders"}
         get = metrics.registry.get_sample_value
         assert get("etl_records_processed_total", labels) == 1024

@@ -39,6 +39,20 @@ class TestJobTrackerDecorator:
         assert stamp is not None
         assert before <= stamp <= after
 
+    def test_each_success_moves_the_timestamp_forward(self, metrics: EtlMetrics) -> None:
+        """A second successful call re-stamps last success with a later time."""
+        job = metrics.track_job_execution("j", "prod")(lambda: None)
+        job()
+        first = value(metrics, "etl_job_last_success_timestamp", job="j", env="prod")
+        time.sleep(0.01)
+        job()
+        second = value(metrics, "etl_job_last_success_timestamp", job="j", env="prod")
+        assert first is not None
+        assert second is not None
+        assert second > first
+        success = {"job": "j", "env": "prod", "status": "success"}
+        assert value(metrics, "etl_job_executions_total", **success) == 2
+
     def test_failure_counts_records_error_and_reraises(self, metrics: EtlMetrics) -> None:
         """A failing call counts failure, records the exception class, leaves last success."""
 

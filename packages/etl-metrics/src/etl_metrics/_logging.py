@@ -33,8 +33,11 @@ DEFAULT_SECRET_MARKERS: tuple[str, ...] = (
 
 # Values that are credentials whatever key carries them (an HTTP Authorization value).
 _CREDENTIAL_PREFIXES = ("bearer ", "basic ")
-# Keys structlog itself adds; never redacted so every line keeps its shape.
+# Keys structlog itself adds; their names never match a marker and their values are not
+# checked for credentials, so every line keeps its shape.
 _STRUCTURAL_KEYS = frozenset({"event", "level", "timestamp", "logger"})
+# Value types that cannot hold a secret string.
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 LogFormat = Literal["json", "console"]
 
@@ -56,7 +59,7 @@ class RedactSecrets:
         if not self.markers:
             raise ValueError("RedactSecrets needs at least one marker.")
         # Keys repeat from line to line; remember the verdict per key.
-        self._verdicts: dict[str, bool] = {}
+        self._verdicts: dict[str, bool] = dict.fromkeys(_STRUCTURAL_KEYS, False)
 
     def is_secret_key(self, key: str) -> bool:
         """Whether values under ``key`` are redacted.
@@ -76,26 +79,48 @@ class RedactSecrets:
         return verdict
 
     def _clean(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return REDACTED if value[:7].lower().startswith(_CREDENTIAL_PREFIXES) else value
+        cls = type(value)
+        if cls in _PLAIN:
+            return value
+        if cls is str:
+            return REDACTED if _is_credential(value) else value
         if isinstance(value, Mapping):
             return {
                 k: REDACTED if isinstance(k, str) and self.is_secret_key(k) else self._clean(v)
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
-            return type(value)(self._clean(v) for v in value)
+            # A plain list/tuple back, even for namedtuples (whose constructors differ).
+            cleaned = [self._clean(v) for v in value]
+            return cleaned if isinstance(value, list) else tuple(cleaned)
+        if isinstance(value, str):
+            return REDACTED if _is_credential(value) else value
         return value
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+        # Runs on every log call: plain values (numbers, None, ordinary strings) take the
+        # shortest path; the key verdict is a dict lookup after the first sight of a key.
+        verdicts = self._verdicts
         for key, value in event_dict.items():
-            if key in _STRUCTURAL_KEYS:
-                continue
-            if self.is_secret_key(key):
+            secret = verdicts.get(key)
+            if secret is None:
+                secret = self.is_secret_key(key)
+            if secret:
                 event_dict[key] = REDACTED
-            elif isinstance(value, str | Mapping | list | tuple):
+                continue
+            cls = type(value)
+            if cls in _PLAIN:
+                continue
+            if cls is str:
+                if _is_credential(value) and key not in _STRUCTURAL_KEYS:
+                    event_dict[key] = REDACTED
+            else:
                 event_dict[key] = self._clean(value)
         return event_dict
+
+
+def _is_credential(value: str) -> bool:
+    return value[:1] in ("b", "B") and value[:7].lower().startswith(_CREDENTIAL_PREFIXES)
 
 
 def _level_number(level: int | str) -> int:
