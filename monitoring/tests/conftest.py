@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 MONITORING = Path(__file__).resolve().parents[1]
 
@@ -115,3 +123,127 @@ def platform_metrics() -> frozenset[str]:
 def tool() -> Callable[[str], str]:
     """The tool finder, as a fixture (session-scoped so server fixtures can use it)."""
     return tool_path
+
+
+def http_json(url: str, body: Any = None) -> Any:
+    """GET ``url`` (POST ``body`` as JSON when given); return parsed JSON, else the text."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        text = response.read().decode()
+    return json.loads(text) if text.strip().startswith(("[", "{")) else text
+
+
+@pytest.fixture(scope="session")
+def http() -> Callable[..., Any]:
+    """The JSON HTTP helper, as a fixture."""
+    return http_json
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve(binary: str, args: Callable[[str], list[str]], ready_path: str) -> Iterator[str]:
+    """Start ``binary`` on a free 127.0.0.1 port, yield its base URL once ready, stop it by PID.
+
+    Args:
+        binary: Executable name, looked up like the other tools.
+        args: Given ``127.0.0.1:<port>``, the command-line arguments.
+        ready_path: Path that answers once the server is ready (``/-/ready``).
+    """
+    address = f"127.0.0.1:{_free_port()}"
+    process = subprocess.Popen(
+        [tool_path(binary), *args(address)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://{address}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                http_json(f"{url}{ready_path}")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"{binary} did not start on {url} (exit {process.poll()})")
+                time.sleep(0.1)
+        yield url
+    finally:
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Alertmanager running our routes and inhibitions, without integrations.
+
+    Receivers keep their names but lose their Slack/PagerDuty configs, so nothing leaves the
+    machine; routing and inhibition are what is under test. One instance per test module.
+    """
+    workdir = tmp_path_factory.mktemp("alertmanager")
+    config = yaml.safe_load((MONITORING / "alertmanager" / "alertmanager.yml").read_text())
+    config["receivers"] = [{"name": r["name"]} for r in config["receivers"]]
+    config.pop("templates")
+    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
+    yield from serve(
+        "prometheus-alertmanager",
+        lambda address: [
+            f"--config.file={workdir / 'alertmanager.yml'}",
+            f"--storage.path={workdir / 'data'}",
+            f"--web.listen-address={address}",
+            "--cluster.listen-address=",
+            "--log.level=warn",
+        ],
+        "/-/ready",
+    )
+
+
+@pytest.fixture(scope="module")
+def pushgateway() -> Iterator[str]:
+    """A real Pushgateway (in memory only), one per test module."""
+    yield from serve(
+        "prometheus-pushgateway",
+        lambda address: [
+            f"--web.listen-address={address}",
+            "--persistence.file=",
+            "--log.level=warn",
+        ],
+        "/-/ready",
+    )
+
+
+@pytest.fixture(scope="module")
+def prometheus(
+    tmp_path_factory: pytest.TempPathFactory, pushgateway: str, alertmanager: str
+) -> Iterator[str]:
+    """A real Prometheus running OUR config, pointed at the local gateway and Alertmanager.
+
+    monitoring/prometheus/prometheus.yml is kept as is (rule files, honor_labels) except for the
+    addresses and a 1s scrape/evaluation interval, so a test sees alerts within seconds.
+    """
+    workdir = tmp_path_factory.mktemp("prometheus")
+    config = yaml.safe_load((MONITORING / "prometheus" / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    config["rule_files"] = [str(MONITORING / "prometheus" / p) for p in config["rule_files"]]
+    host = {"pushgateway": pushgateway, "alertmanager": alertmanager}
+    for job in config["scrape_configs"]:
+        if job["job_name"] in host:
+            job["static_configs"] = [{"targets": [host[job["job_name"]].removeprefix("http://")]}]
+    config["scrape_configs"] = [j for j in config["scrape_configs"] if j["job_name"] in host]
+    manager = config["alerting"]["alertmanagers"][0]
+    manager["static_configs"] = [{"targets": [alertmanager.removeprefix("http://")]}]
+    (workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
+    yield from serve(
+        "prometheus",
+        lambda address: [
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address={address}",
+            "--log.level=warn",
+        ],
+        "/-/ready",
+    )

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
 import subprocess
 import time
-import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -125,64 +120,6 @@ class TestRoutes:
                 assert receivers[0].startswith("slack-"), rule["alert"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _http(url: str, body: Any = None) -> Any:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        text = response.read().decode()
-    return json.loads(text) if text.strip().startswith(("[", "{")) else text
-
-
-@pytest.fixture(scope="module")
-def alertmanager(
-    tmp_path_factory: pytest.TempPathFactory, tool: Callable[[str], str]
-) -> Iterator[str]:
-    """A real Alertmanager on 127.0.0.1 running our routes and inhibitions, without integrations.
-
-    Receivers keep their names but lose their Slack/PagerDuty configs, so nothing leaves the
-    machine; routing and inhibition are what is under test.
-    """
-    workdir = tmp_path_factory.mktemp("alertmanager")
-    config = yaml.safe_load(CONFIG.read_text())
-    config["receivers"] = [{"name": r["name"]} for r in config["receivers"]]
-    config.pop("templates")
-    (workdir / "alertmanager.yml").write_text(yaml.safe_dump(config))
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            tool("prometheus-alertmanager"),
-            f"--config.file={workdir / 'alertmanager.yml'}",
-            f"--storage.path={workdir / 'data'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-            "--cluster.listen-address=",
-            "--log.level=warn",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                _http(f"{url}/-/ready")
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"alertmanager did not start on {url} (exit {process.poll()})")
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
-
-
 def _alert(name: str, severity: str, category: str, **labels: str) -> dict[str, Any]:
     return {
         "labels": {"alertname": name, "severity": severity, "category": category, **labels},
@@ -225,12 +162,14 @@ LIVE_ALERTS = [
 
 
 @pytest.fixture(scope="module")
-def live_status(alertmanager: str) -> dict[tuple[str, str], dict[str, Any]]:
+def live_status(
+    alertmanager: str, http: Callable[..., Any]
+) -> dict[tuple[str, str], dict[str, Any]]:
     """Post LIVE_ALERTS and return each one's status once Alertmanager has processed them all."""
-    _http(f"{alertmanager}/api/v2/alerts", LIVE_ALERTS)
+    http(f"{alertmanager}/api/v2/alerts", LIVE_ALERTS)
     deadline = time.monotonic() + 15
     while True:
-        alerts = _http(f"{alertmanager}/api/v2/alerts")
+        alerts = http(f"{alertmanager}/api/v2/alerts")
         status = {
             (a["labels"]["alertname"], a["labels"].get("job", "")): a["status"] for a in alerts
         }
