@@ -290,11 +290,15 @@ class TestGatewayFailures:
         ]
 
     def test_invalid_arguments(self, closed_port: str) -> None:
-        """Unknown methods and negative retries are programming errors, raised at once."""
+        """Bad methods, retries, jobs and grouping keys are programming errors, raised at once."""
         with pytest.raises(ValueError, match="method must be"):
             push_metrics_to_gateway(closed_port, "j", method="put")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="retries must be >= 0"):
             push_metrics_to_gateway(closed_port, "j", retries=-1)
+        with pytest.raises(ValueError, match="grouping_key must not contain 'job'"):
+            delete_from_gateway(closed_port, "j", grouping_key={"job": "other"})
+        with pytest.raises(ValueError, match="job must be a non-empty string"):
+            push_metrics_to_gateway(closed_port, "")
 
 
 class TestAuthFromEnvironment:

@@ -121,6 +121,19 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"
 
 
+def _group(job: str, grouping_key: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not job:
+        raise ValueError("job must be a non-empty string (it names the Pushgateway group).")
+    if not grouping_key:
+        return None
+    if "job" in grouping_key:
+        raise ValueError(
+            f"grouping_key must not contain 'job' (got {dict(grouping_key)}): the job is the "
+            "second argument; put only the other labels (env, instance...) in grouping_key."
+        )
+    return {str(k): str(v) for k, v in grouping_key.items()}
+
+
 def _attempt(
     what: str,
     gateway: str,
@@ -216,13 +229,13 @@ def push_metrics_to_gateway(
 
     Raises:
         PushGatewayError: In strict mode, when the push failed or credentials are half set.
-        ValueError: ``method`` or ``retries`` is invalid.
+        ValueError: ``method``, ``retries``, ``job`` or ``grouping_key`` is invalid.
     """
     if method not in ("push_add", "push"):
         raise ValueError(f"method must be 'push_add' or 'push', got {method!r}.")
+    key = _group(job, grouping_key)
     source = _JobSeries(DEFAULT_REGISTRY if registry is None else registry, job)
     send = _prom_pushadd if method == "push_add" else _prom_push
-    key = dict(grouping_key) if grouping_key else None
 
     def call(handler: Callable[..., _Handler]) -> None:
         send(gateway, job, source, grouping_key=key, timeout=timeout, handler=handler)
@@ -267,9 +280,9 @@ def delete_from_gateway(
 
     Raises:
         PushGatewayError: In strict mode, when the delete failed.
-        ValueError: ``retries`` is negative.
+        ValueError: ``retries``, ``job`` or ``grouping_key`` is invalid.
     """
-    key = dict(grouping_key) if grouping_key else None
+    key = _group(job, grouping_key)
 
     def call(handler: Callable[..., _Handler]) -> None:
         _prom_delete(gateway, job, grouping_key=key, timeout=timeout, handler=handler)
