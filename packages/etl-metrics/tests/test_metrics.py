@@ -100,6 +100,28 @@ class TestCatalogue:
         assert JOB_DURATION_BUCKETS[-1] == 86400.0
 
 
+class TestDocumentation:
+    def test_readme_table_matches_the_catalogue(self) -> None:
+        """The README's metric table lists exactly the catalogue's names, types and labels."""
+        readme = Path(__file__).parents[1] / "README.md"
+        rows = {}
+        for line in readme.read_text().splitlines():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if (
+                len(cells) == 5
+                and cells[0].startswith("`")
+                and cells[1]
+                in {
+                    "counter",
+                    "gauge",
+                    "histogram",
+                }
+            ):
+                labels = tuple(label.strip() for label in cells[2].split(","))
+                rows[cells[0].strip("`")] = (cells[1], labels)
+        assert rows == EXPECTED
+
+
 class TestRegistryOwnership:
     def test_default_helpers_record_into_the_library_registry(self) -> None:
         """Module-level helpers write to DEFAULT_REGISTRY, not prometheus_client's global one."""
