@@ -195,25 +195,41 @@ class TestStageTracker:
         assert value(metrics, "etl_stage_duration_seconds_bucket", **labels, le="0.1") == 1
 
     def test_stage_failure_inside_job(self, metrics: EtlMetrics) -> None:
-        """A failing stage is timed and recorded at stage level, then again for the job."""
+        """A failing stage is timed and re-raised; only the job tracker counts the error."""
 
         @metrics.track_job_execution("j", "prod")
         def job() -> None:
             with metrics.track_stage_duration("j", "load", "prod"):
                 raise PermissionError("no write access")
 
-        with pytest.raises(PermissionError):
+        with pytest.raises(PermissionError, match="no write access"):
             job()
         stage = {"job": "j", "stage": "load", "env": "prod"}
         assert value(metrics, "etl_stage_duration_seconds_count", **stage) == 1
-        assert (
-            value(metrics, "etl_errors_total", job="j", stage="load", error_type="PermissionError")
-            == 1
-        )
-        assert (
-            value(metrics, "etl_errors_total", job="j", stage="job", error_type="PermissionError")
-            == 1
-        )
+        error = {"job": "j", "error_type": "PermissionError"}
+        assert value(metrics, "etl_errors_total", **error, stage="load") is None
+        assert value(metrics, "etl_errors_total", **error, stage="job") == 1
+
+    def test_stage_error_recorded_once_by_the_caller(self, metrics: EtlMetrics) -> None:
+        """The documented pattern (record_error inside the stage) counts the stage error once."""
+
+        def write_sink() -> None:
+            raise TimeoutError("slow sink")
+
+        @metrics.track_job_execution("j", "prod")
+        def job() -> None:
+            with metrics.track_stage_duration("j", "load", "prod"):
+                try:
+                    write_sink()
+                except TimeoutError as exc:
+                    metrics.record_error("j", "load", exc)
+                    raise
+
+        with pytest.raises(TimeoutError):
+            job()
+        error = {"job": "j", "error_type": "TimeoutError"}
+        assert value(metrics, "etl_errors_total", **error, stage="load") == 1
+        assert value(metrics, "etl_errors_total", **error, stage="job") == 1
 
     def test_stage_as_decorator(self, metrics: EtlMetrics) -> None:
         """The stage tracker also decorates functions."""

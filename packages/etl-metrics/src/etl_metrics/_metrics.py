@@ -286,8 +286,9 @@ class EtlMetrics:
     def track_stage_duration(self, job: str, stage: str, env: str) -> StageTracker:
         """Time a stage of a job into ``etl_stage_duration_seconds``, as decorator or ``with``.
 
-        The duration is observed on success and failure; on failure
-        ``etl_errors_total{job, stage, error_type}`` is incremented and the exception re-raised.
+        The duration is observed on success and failure; exceptions pass through unrecorded
+        (count them with :meth:`record_error` where you handle them; the job tracker counts the
+        failed run).
 
         Args:
             job: Job name.
@@ -302,7 +303,7 @@ class EtlMetrics:
             CardinalityLimitError: Too many distinct label sets.
         """
         f = self._f
-        return StageTracker(job, stage, env, duration=f.stage_duration, errors=f.errors)
+        return StageTracker(job, stage, env, duration=f.stage_duration)
 
     def record_dq_check(
         self,

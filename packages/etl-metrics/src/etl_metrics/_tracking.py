@@ -191,32 +191,22 @@ class JobTracker(_Tracker):
 class StageTracker(_Tracker):
     """Times one stage of a job; returned by ``track_stage_duration(job, stage, env)``.
 
-    The duration lands in ``etl_stage_duration_seconds`` whether the stage succeeds or not. On
-    failure ``etl_errors_total{job, stage, error_type}`` is incremented and the exception
-    re-raised (a job tracker around it then counts the same exception again under
-    ``stage="job"``).
+    The duration lands in ``etl_stage_duration_seconds`` whether the stage succeeds or not, and
+    exceptions pass through untouched. Errors are not counted here: call ``record_error(job,
+    stage, exc)`` where you handle them, and the job tracker around the stage counts the failed
+    run under ``stage="job"``, so one exception is never counted twice for the same stage.
     """
 
     _what = "track_stage_duration"
 
-    def __init__(
-        self,
-        job: str,
-        stage: str,
-        env: str,
-        *,
-        duration: Family[Histogram],
-        errors: Family[Counter],
-    ) -> None:
+    def __init__(self, job: str, stage: str, env: str, *, duration: Family[Histogram]) -> None:
         super().__init__()
         self.job = job
         self.stage = stage
         self._time = duration.child((job, stage, env))
-        self._errors = errors
 
     def _succeeded(self, elapsed: float) -> None:
         self._time.observe(elapsed)
 
     def _failed(self, elapsed: float, error: BaseException) -> None:
         self._time.observe(elapsed)
-        self._errors.child((self.job, self.stage, type(error).__name__)).inc()
