@@ -133,3 +133,14 @@ class TestChain:
         assert failed["summary"] == "30% of orders records failed"
         versions = firing[("DeltaTableTooManyVersions", (("table", "silver.orders"),))]
         assert versions["annotations"]["summary"] == "Delta table silver.orders keeps 1500 versions"
+
+    def test_job_less_counters_are_not_double_counted(
+        self, chain: dict[str, dict[AlertKey, dict[str, Any]]]
+    ) -> None:
+        """One drift pushed by two jobs' groups is still reported once (max, not sum)."""
+        drift = chain["prometheus"][
+            ("SchemaDriftDetected", (("kind", "column_added"), ("table", "bronze.orders")))
+        ]
+        assert drift["annotations"]["description"].startswith(
+            "The latest run detected 1 schema drift(s) of kind column_added on bronze.orders"
+        )
