@@ -113,6 +113,19 @@ class TestJsonOutput:
         assert "job" not in json_lines(out)[0]
 
 
+class TestLoggerCreatedBeforeConfiguration:
+    def test_module_level_logger_follows_later_configuration(self) -> None:
+        """A get_logger(name) made at import time writes with the configuration set later."""
+        early = get_logger("etl_app", component="loader")
+        out = io.StringIO()
+        configure_logging(fmt="json", stream=out)
+        early.info("configured_later", password="hidden")
+        (line,) = json_lines(out)
+        assert line["logger"] == "etl_app"
+        assert line["component"] == "loader"
+        assert line["password"] == REDACTED
+
+
 class TestConsoleOutput:
     def test_console_is_readable_and_has_context(self) -> None:
         """The console format is plain text with the event and key=value pairs."""

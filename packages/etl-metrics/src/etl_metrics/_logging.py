@@ -123,6 +123,31 @@ def _is_credential(value: str) -> bool:
     return value[:1] in ("b", "B") and value[:7].lower().startswith(_CREDENTIAL_PREFIXES)
 
 
+class _NamedWriteLogger(structlog.WriteLogger):
+    """A WriteLogger that remembers the name given to ``get_logger(name)``."""
+
+    def __init__(self, file: TextIO, name: str | None) -> None:
+        super().__init__(file)
+        self.name = name
+
+
+class _NamedWriteLoggerFactory:
+    # structlog passes get_logger's positional arguments to the factory, lazily, at the first
+    # log call: a module-level get_logger("x") made before configure_logging still works.
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+
+    def __call__(self, *args: Any) -> _NamedWriteLogger:
+        return _NamedWriteLogger(self._file, str(args[0]) if args else None)
+
+
+def _add_logger_name(logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
+    name = getattr(logger, "name", None)
+    if name is not None:
+        event_dict.setdefault("logger", name)
+    return event_dict
+
+
 def _level_number(level: int | str) -> int:
     if isinstance(level, int):
         return level
@@ -166,6 +191,7 @@ def configure_logging(
     shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
+        _add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
     ]
@@ -184,24 +210,26 @@ def configure_logging(
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(_level_number(level)),
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=_NamedWriteLoggerFactory(out),
         cache_logger_on_first_use=cache_logger_on_first_use,
     )
 
 
 def get_logger(name: str | None = None, **initial_values: Any) -> Any:
-    """Return a structlog logger (configure first with :func:`configure_logging`).
+    """Return a lazy structlog logger; safe to create at import time, before configuration.
 
     Args:
-        name: Bound as ``logger`` on every line when given.
+        name: Written as ``logger`` on every line (with :func:`configure_logging`'s set-up).
         **initial_values: More key-values bound to this logger.
 
     Returns:
         A structlog bound logger.
     """
-    log = structlog.get_logger(**initial_values)
-    # "logger" cannot go through get_logger's keywords: it clashes with wrap_logger's argument.
-    return log if name is None else log.bind(logger=name)
+    # The name travels as a logger-factory argument (resolved at the first log call, so after
+    # configure_logging) rather than as a bound "logger" value, which would clash with
+    # structlog.wrap_logger's own ``logger`` parameter.
+    args = () if name is None else (name,)
+    return structlog.get_logger(*args, **initial_values)
 
 
 def _context(
