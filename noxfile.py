@@ -182,6 +182,24 @@ def integration(session: nox.Session) -> None:
     session.run("pytest", "tests-integration", *session.posargs)
 
 
+@nox.session(python=PYTHON, tags=["ci"])
+def deploy(session: nox.Session) -> None:
+    """Monitoring and deployment checks: promtool, amtool, real servers, hadolint, k8s schemas."""
+    # Not _sync(): its --no-install-workspace would drop etl-metrics, which the group names.
+    session.run_install(
+        "uv",
+        "sync",
+        "--frozen",
+        "--no-progress",
+        "--only-group",
+        "deploy",
+        env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location},
+        external=True,
+    )
+    _ensure_debian_binaries(session, MONITORING_BINARIES)
+    session.run("pytest", "monitoring/tests", "tests-deploy", *session.posargs)
+
+
 @nox.session(python=PYTHON)
 def etl(session: nox.Session) -> None:
     """Run the pipeline on the bundled sample data (README's first command)."""
