@@ -1,0 +1,155 @@
+"""Gate.from_yaml / Gate.from_dict: the YAML format and its error messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import types as st
+
+from dq_gates import Action, Gate, GateConfigError, Threshold, Verdict
+
+from .conftest import ORDER_COLUMNS, order
+
+ORDERS_YAML = """
+name: orders_bronze_to_silver
+default_action: quarantine
+columns:
+  order_id: {dtype: bigint}
+  customer_id:
+    dtype: long
+    checks:
+      - gt: 0
+  amount:
+    dtype: double
+    nullable: true
+    checks:
+      - ge: 0
+      - less_than_or_equal_to: 1000000
+  status:
+    dtype: string
+    checks:
+      - isin: [NEW, PAID, SHIPPED, CANCELLED]
+  order_ts:
+    dtype: timestamp
+    nullable: true
+    checks: [not_in_future]
+  country:
+    dtype: string
+    nullable: true
+    checks:
+      - str_length: [2, 2]
+unique: [order_id]
+actions:
+  order_id.unique: fail
+  status: drop
+thresholds:
+  amount: {max_fraction: 0.01}
+  "*": {max_rows: 1000}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    """Write a YAML file and return its path."""
+    path = tmp_path / "gate.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+class TestFromYaml:
+    def test_full_example_builds_the_ten_check_gate(self, tmp_path: Path) -> None:
+        """The README's YAML builds every check with its action and threshold."""
+        gate = Gate.from_yaml(write(tmp_path, ORDERS_YAML))
+        assert gate.name == "orders_bronze_to_silver"
+        assert len(gate.check_names) == 10
+        assert gate.default_action is Action.QUARANTINE
+        assert gate.actions == {"order_id.unique": Action.FAIL, "status": Action.DROP}
+        assert gate.thresholds["amount"] == Threshold(max_fraction=0.01)
+        assert gate.thresholds["*"] == Threshold(max_rows=1000)
+        assert gate.schema.columns["order_id"].dtype.type == st.LongType()
+        assert gate.schema.columns["amount"].nullable
+
+    @pytest.mark.spark
+    def test_yaml_gate_runs(self, spark: SparkSession, tmp_path: Path) -> None:
+        """A gate from YAML checks data like one from code: drop, quarantine, counts."""
+        gate = Gate.from_yaml(write(tmp_path, ORDERS_YAML))
+        df = spark.createDataFrame(
+            [order(1), order(2, status="LOST"), order(3, country="USA")], ORDER_COLUMNS
+        )
+        with gate.run(df) as result:
+            assert result.verdict == Verdict.WARNED
+            assert (result.rows_valid, result.rows_dropped, result.rows_quarantined) == (1, 1, 1)
+
+    def test_decimal_and_other_dtypes(self) -> None:
+        """SQL type names, decimal(p,s) included, map to Spark types."""
+        gate = Gate.from_dict(
+            {
+                "name": "g",
+                "columns": {
+                    "d": {"dtype": "decimal(10, 2)"},
+                    "i": {"dtype": "INT", "required": False},
+                    "t": {"dtype": "date", "checks": [{"ge": dt.date(2020, 1, 1)}]},
+                    "r": {"checks": [{"in_range": {"min_value": 0, "max_value": 1}}]},
+                },
+            }
+        )
+        columns = gate.schema.columns
+        assert columns["d"].dtype.type == st.DecimalType(10, 2)
+        assert columns["i"].dtype.type == st.IntegerType()
+        assert not columns["i"].required
+        assert columns["r"].dtype is None
+
+
+class TestYamlErrors:
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("name: g\n", "missing required key 'columns'"),
+            ("columns: {a: {}}\n", "missing required key 'name'"),
+            ("name: ''\ncolumns: {}\n", "'name' must be a non-empty string"),
+            ("name: g\ncolumns: {}\nextra: 1\n", r"unknown key\(s\) \['extra'\]"),
+            ("name: g\ncolumns: [a]\n", "columns: expected a mapping, got list"),
+            ("name: g\ncolumns: {a: {type: long}}\n", r"columns.a: unknown key\(s\) \['type'\]"),
+            ("name: g\ncolumns: {a: {dtype: money}}\n", "columns.a.dtype: unknown dtype 'money'"),
+            ("name: g\ncolumns: {a: {nullable: 'yes'}}\n", "columns.a.nullable: expected true"),
+            ("name: g\ncolumns: {a: {checks: ge}}\n", "columns.a.checks: expected a list"),
+            ("name: g\ncolumns: {a: {checks: [huge]}}\n", r"checks\[0\]: unknown check 'huge'"),
+            ("name: g\ncolumns: {a: {checks: [{ge: 1, le: 2}]}}\n", "one-key mapping"),
+            ("name: g\ncolumns: {a: {checks: [{in_range: {low: 1}}]}}\n", "rejects arguments"),
+            ("name: g\ncolumns: {a: {checks: [{not_in_future: 3}]}}\n", "takes no arguments"),
+            ("name: g\ncolumns: {a: {}}\nunique: 3\n", "unique: expected a column name"),
+            ("name: g\ncolumns: {a: {}}\nactions: {b: warn}\n", r"actions key\(s\) \['b'\]"),
+            ("name: g\ncolumns: {a: {}}\nactions: {a: skip}\n", "action 'skip'"),
+            ("name: g\ncolumns: {a: {}}\nthresholds: {a: 5}\n", "expected a mapping"),
+            ("name: g\ncolumns: {a: {}}\ndefault_action: maybe\n", "default_action"),
+            ("- just\n- a list\n", "expected a mapping, got list"),
+            ("name: [unclosed\n", "not valid YAML"),
+        ],
+    )
+    def test_errors_name_file_key_and_expectation(
+        self, tmp_path: Path, text: str, message: str
+    ) -> None:
+        """Each mistake is reported with the file path, the key and what is expected."""
+        path = write(tmp_path, text)
+        with pytest.raises(GateConfigError, match=message) as info:
+            Gate.from_yaml(path)
+        assert str(path) in str(info.value)
+
+    def test_missing_file(self, tmp_path: Path) -> None:
+        """A missing file is a configuration error naming the path."""
+        with pytest.raises(GateConfigError, match="cannot read gate configuration"):
+            Gate.from_yaml(tmp_path / "absent.yaml")
+
+    def test_empty_file_needs_keys(self, tmp_path: Path) -> None:
+        """An empty file is reported as lacking the required keys."""
+        with pytest.raises(GateConfigError, match="missing required key"):
+            Gate.from_yaml(write(tmp_path, ""))
+
+    def test_from_dict_names_its_source(self) -> None:
+        """from_dict errors use the given source label."""
+        config: dict[str, Any] = {"name": "g"}
+        with pytest.raises(GateConfigError, match=r"^app\.toml: missing required key"):
+            Gate.from_dict(config, source="app.toml")
