@@ -89,7 +89,7 @@ def data_types(*, detailed: bool = True) -> st.SearchStrategy[DataType]:
             _fields(children, detailed=detailed).map(StructType),
         )
 
-    return st.recursive(atomic_types, extend, max_leaves=8)
+    return st.recursive(atomic_types, extend, max_leaves=6)
 
 
 @st.composite

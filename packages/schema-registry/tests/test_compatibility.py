@@ -48,19 +48,24 @@ WIDEN_PAIRS = [
     ("tinyint", "bigint"),
     ("smallint", "int"),
     ("int", "bigint"),
+    ("int", "double"),
+    ("int", "decimal(12,2)"),
+    ("bigint", "decimal(20,0)"),
     ("float", "double"),
     ("date", "timestamp_ntz"),
     ("decimal(10,2)", "decimal(12,2)"),
+    ("decimal(10,2)", "decimal(11,3)"),
     ("varchar(5)", "string"),
-    ("char(3)", "string"),
+    ("char(3)", "varchar(3)"),
     ("varchar(5)", "varchar(9)"),
 ]
 UNRELATED_PAIRS = [
     ("int", "string"),
-    ("int", "double"),
-    ("int", "decimal(10,0)"),
+    ("bigint", "double"),
+    ("int", "float"),
     ("date", "timestamp"),
-    ("decimal(10,2)", "decimal(12,3)"),
+    ("timestamp", "timestamp_ntz"),
+    ("decimal(10,2)", "decimal(12,1)"),
     ("boolean", "int"),
     ("string", "binary"),
 ]
@@ -142,29 +147,38 @@ class TestWideningTable:
             )
 
     @given(st.integers(1, 38), st.integers(0, 38), st.integers(1, 38), st.integers(0, 38))
-    def test_decimal_widening_keeps_the_scale(self, p1, s1, p2, s2):
-        """decimal(p,s) widens to decimal(p2,s) with p2 >= p and nothing else."""
+    def test_decimal_widening(self, p1, s1, p2, s2):
+        """decimal(p,s) widens to decimal(p+k1,s+k2) with k1 >= k2 >= 0, as the README says."""
         if s1 > p1 or s2 > p2:
             return
-        assert is_widening(DecimalType(p1, s1), DecimalType(p2, s2)) == (s1 == s2 and p2 >= p1)
-        assert "decimal(p,s)" in WIDENINGS
+        k1, k2 = p2 - p1, s2 - s1
+        assert is_widening(DecimalType(p1, s1), DecimalType(p2, s2)) == (k1 >= k2 >= 0)
+        assert WIDENINGS["decimal(p,s)"] == "decimal(p+k1,s+k2) with k1 >= k2 >= 0"
+
+    @given(st.sampled_from(["tinyint", "smallint", "int", "bigint"]), st.integers(1, 38), st.data())
+    def test_integral_to_decimal_needs_the_integer_digits(self, source, precision, data):
+        """An integral type widens to a decimal with the README's minimum integer digits."""
+        scale = data.draw(st.integers(0, precision))
+        minimum = int(WIDENINGS[source].rsplit(">=", 1)[1])
+        widens = is_widening(PrimitiveType(source), DecimalType(precision, scale))
+        assert widens == (precision - scale >= minimum)
 
     @given(st.integers(1, 50), st.integers(1, 50))
     def test_string_family(self, n, m):
-        """Varchar widens to a longer varchar and to string; char only to string."""
+        """Char and varchar widen to a varchar at least as long and to string, not back."""
         assert is_widening(VarcharType(n), VarcharType(m)) == (m >= n)
+        assert is_widening(CharType(n), VarcharType(m)) == (m >= n)
         assert is_widening(VarcharType(n), parse_type("string"))
         assert is_widening(CharType(n), parse_type("string"))
-        assert is_widening(CharType(n), CharType(n))
-        assert not is_widening(CharType(n), VarcharType(n))
+        assert is_widening(CharType(n), CharType(m)) == (n == m)
+        assert not is_widening(VarcharType(n), CharType(n))
         assert not is_widening(parse_type("string"), VarcharType(n))
 
-    def test_readme_mentions_widenings_that_are_not_applied(self):
-        """The README explains the Delta-documented changes this library treats as breaking."""
+    def test_readme_explains_lossy_conversions(self):
+        """The README names the lossy numeric conversions that are not widenings."""
         text = README.read_text(encoding="utf-8")
-        for pair in ("int -> double", "TypeWideningShims"):
-            assert pair in text
-        assert not is_widening(parse_type("int"), parse_type("double"))
+        assert "`bigint -> double`" in text
+        assert not is_widening(parse_type("bigint"), parse_type("double"))
 
 
 class TestCompatibilityEnum:

@@ -69,6 +69,16 @@ class Compatibility(StrEnum):
 
 
 _INTEGRAL_RANK = {"tinyint": 1, "smallint": 2, "int": 3, "bigint": 4}
+# Integer digits a decimal needs to take an integral type: Parquet stores tinyint, smallint and
+# int as INT32, read into decimal(10,0) and wider; bigint as INT64, into decimal(20,0) and wider.
+_INTEGRAL_DIGITS = {"tinyint": 10, "smallint": 10, "int": 10, "bigint": 20}
+_PRIMITIVE_WIDENINGS = {
+    ("float", "double"),
+    ("date", "timestamp_ntz"),
+    ("tinyint", "double"),
+    ("smallint", "double"),
+    ("int", "double"),
+}
 
 
 def is_widening(source: DataType, target: DataType) -> bool:  # noqa: PLR0911 - one per rule
@@ -77,10 +87,13 @@ def is_widening(source: DataType, target: DataType) -> bool:  # noqa: PLR0911 - 
     Containers are not handled here (callers recurse into struct fields, array elements and map
     keys and values); for them this is True only when the two types are equal.
 
-    The rules are Delta Lake's stable type widening (Delta 4.x): ``tinyint -> smallint -> int ->
-    bigint``, ``float -> double``, ``decimal(p,s) -> decimal(p2,s)`` with ``p2 >= p`` and the same
-    scale, ``date -> timestamp_ntz``; plus the string family, which Spark stores as ``string``:
-    ``varchar(n) -> varchar(m >= n)`` and ``char(n)`` / ``varchar(n) -> string``.
+    The rules are Delta Lake's type widening as the pinned Delta 4.4 applies it with
+    ``ALTER TABLE ... ALTER COLUMN ... TYPE``: ``tinyint -> smallint -> int -> bigint``;
+    ``tinyint``/``smallint``/``int -> double``; ``float -> double``; ``date -> timestamp_ntz``;
+    integral types to a decimal with at least 10 (``bigint``: 20) integer digits;
+    ``decimal(p,s) -> decimal(p+k1,s+k2)`` with ``k1 >= k2 >= 0``. Plus the string family,
+    which Spark stores as ``string``: ``char(n)``/``varchar(n) -> varchar(m >= n)`` and
+    ``-> string``.
 
     Args:
         source: The type the data was written with.
@@ -97,10 +110,12 @@ def is_widening(source: DataType, target: DataType) -> bool:  # noqa: PLR0911 - 
         ):
             return _INTEGRAL_RANK[a] <= _INTEGRAL_RANK[b]
         case PrimitiveType(name=a), PrimitiveType(name=b):
-            return (a, b) in {("float", "double"), ("date", "timestamp_ntz")}
+            return (a, b) in _PRIMITIVE_WIDENINGS
+        case PrimitiveType(name=a), DecimalType(precision=p, scale=s) if a in _INTEGRAL_DIGITS:
+            return p - s >= _INTEGRAL_DIGITS[a]
         case DecimalType(precision=p1, scale=s1), DecimalType(precision=p2, scale=s2):
-            return s2 == s1 and p2 >= p1
-        case VarcharType(length=n1), VarcharType(length=n2):
+            return s2 >= s1 and p2 - s2 >= p1 - s1
+        case VarcharType(length=n1) | CharType(length=n1), VarcharType(length=n2):
             return n2 >= n1
         case VarcharType() | CharType(), _:
             return target == PrimitiveType("string")
