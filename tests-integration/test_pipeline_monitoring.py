@@ -40,11 +40,15 @@ class TestPushgateway:
         assert pushed_run["metrics_sink"] == f"pushgateway {pushgateway.url}"
         exposed = pushgateway.get("/metrics")
         lines = [line for line in exposed.splitlines() if 'job="etl-app"' in line]
-        executions = [line for line in lines if line.startswith("etl_job_executions_total{")]
-        assert executions
-        assert 'status="success"' in executions[0]
-        assert 'instance="it"' in executions[0]
-        assert executions[0].endswith(" 1")
+        executions = {
+            line.split("{")[1].split("}")[0]: line.rsplit(" ", 1)[1]
+            for line in lines
+            if line.startswith("etl_job_executions_total{")
+        }
+        assert executions['env="local",instance="it",job="etl-app",status="success"'] == "1"
+        assert (
+            executions.get('env="local",instance="it",job="etl-app",status="failure"', "0") == "0"
+        )
         assert any(
             line.startswith("etl_records_processed_total{")
             and 'table="silver.orders"' in line

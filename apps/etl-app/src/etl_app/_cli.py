@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 STAGES = ("full", "bronze", "silver", "gold")
+LIBRARIES = {"delta_safe_writer", "dq_gates", "schema_registry", "etl_metrics"}
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -149,6 +150,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if getattr(args, "traceback", False):
             raise
+        if type(exc).__module__.split(".")[0] in LIBRARIES:
+            # The libraries' errors are written for people: what, where, how to fix.
+            print(f"etl-app: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return EXIT_FAILED
         first = (str(exc).strip().splitlines() or [""])[0]
         print(
             f"etl-app: error: {args.command} failed: {type(exc).__name__}: {first}\n"

@@ -349,7 +349,7 @@ def _describe(tp: Any) -> str:
     return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
+def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:  # noqa: PLR0911
     """Check ``value`` against type ``tp``; record problems with their key path."""
     where = path or "(top level)"
     origin = typing.get_origin(tp)

@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from delta_safe_writer import SafeDeltaWriter, WriteResult
 from dq_gates import Gate, GateResult
@@ -35,7 +35,7 @@ from etl_metrics import (
     push_metrics_to_gateway,
     write_textfile,
 )
-from schema_registry import Compatibility, SchemaRegistry, TableSchema, detect_drift
+from schema_registry import Compatibility, DriftReport, SchemaRegistry, TableSchema, detect_drift
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -188,7 +188,14 @@ class Pipeline:
             raw, source_file=str(file), run_id=self.run_id, batch_id=batch.batch_id
         )
         drift = detect_drift(registered, actual.schema)
-        columns = self._apply_drift_policy(subject, file, registered, drift, raw_columns, raw)
+        columns = self._apply_drift_policy(
+            subject=subject,
+            file=file,
+            registered=registered,
+            drift=drift,
+            raw_columns=raw_columns,
+            raw=raw,
+        )
         bronze = tr.add_ingestion_columns(
             tr.conform_to_columns(raw, columns),
             source_file=str(file),
@@ -216,10 +223,11 @@ class Pipeline:
 
     def _apply_drift_policy(
         self,
+        *,
         subject: str,
         file: Path,
         registered: TableSchema,
-        drift: Any,
+        drift: DriftReport,
         raw_columns: list[str],
         raw: DataFrame,
     ) -> list[str]:

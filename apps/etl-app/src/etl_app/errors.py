@@ -55,11 +55,17 @@ class ReconciliationError(EtlAppError):
         self.table = table
         self.batch_id = batch_id
         self.counts = dict(counts)
-        accounted = counts["silver"] + counts["quarantined"] + counts["duplicates_dropped"]
+        accounted = (
+            counts["silver"]
+            + counts["quarantined"]
+            + counts["duplicates_dropped"]
+            + counts.get("gate_dropped", 0)
+        )
         super().__init__(
             f"reconciliation failed for {table} batch {batch_id}: bronze has {counts['bronze']} "
             f"rows but silver {counts['silver']} + quarantined {counts['quarantined']} + "
-            f"duplicates dropped {counts['duplicates_dropped']} = {accounted}. Nothing was "
-            "published to gold; inspect the batch in the bronze table (column batch_id) and the "
-            "quarantine table, fix the cause and rerun (the batch is retried)."
+            f"duplicates dropped {counts['duplicates_dropped']} = {accounted}. Gold was not "
+            "updated and the batch stays pending; inspect it in the bronze table (column "
+            "batch_id), the quarantine table and the ledger (_state/ledger.json under the data "
+            "root), fix the cause and rerun."
         )

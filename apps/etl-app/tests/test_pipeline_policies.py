@@ -1,0 +1,152 @@
+"""Run-time policies on small inputs: drift (fail / evolve), gate failure, reconciliation."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+import etl_app._cli as cli
+from etl_app import ReconciliationError, SchemaDriftError, load_config
+from etl_app._pipeline import run_pipeline
+from etl_app._resources import resource_path
+
+pytestmark = pytest.mark.spark
+
+
+def setup_run(tmp_path: Path, files: list[str], extra: str = "") -> Path:
+    """Copy sample files into an input folder and write a config; return the config path."""
+    input_dir = tmp_path / "input"
+    input_dir.mkdir()
+    for name in files:
+        shutil.copy(resource_path("sample") / name, input_dir / name)
+    config = tmp_path / "etl.yaml"
+    config.write_text(f"input: {{dir: {input_dir}}}\noutput: {{root: {tmp_path / 'out'}}}\n{extra}")
+    return config
+
+
+def run_cli(spark: SparkSession, argv: list[str]) -> tuple[int, str, str]:
+    """Run the CLI in-process with the test session; return exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        mp.setattr(cli, "build_spark_session", lambda config: spark)
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+def last_report(root: Path) -> dict[str, object]:
+    """The most recent run report under a data root."""
+    reports = sorted((root / "reports").glob("run-*.json"))
+    return dict(json.loads(reports[-1].read_text()))
+
+
+class TestDriftPolicy:
+    def test_fail_stops_before_writing(self, spark: SparkSession, tmp_path: Path) -> None:
+        """Policy fail raises SchemaDriftError naming file and column; bronze is not written."""
+        config = setup_run(tmp_path, ["orders_0002.json"], "schemas: {drift_policy: fail}\n")
+        with pytest.raises(SchemaDriftError, match=r"orders_0002.json drifted from bronze.orders"):
+            run_pipeline(load_config(config), spark=spark, stages="bronze")
+        assert not (tmp_path / "out" / "bronze" / "orders").exists()
+        report = last_report(tmp_path / "out")
+        assert report["status"] == "failed"
+        assert "coupon_code: extra_column" in str(report["error"])
+
+    def test_evolve_adds_the_new_column_to_bronze(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Policy evolve appends the extra column to the bronze table, values kept."""
+        config = setup_run(tmp_path, ["orders_0002.json"], "schemas: {drift_policy: evolve}\n")
+        report = run_pipeline(load_config(config), spark=spark, stages="bronze")
+        rows = spark.read.format("delta").load(str(tmp_path / "out" / "bronze" / "orders"))
+        coupons = {r["order_id"]: r["coupon_code"] for r in rows.collect()}
+        assert coupons == {"1005": None, "1010": "NEWYEAR", "1011": None, "1012": None}
+        assert [d["policy"] for d in report.drift] == ["evolve"]
+
+
+class TestGateFailure:
+    def test_a_mostly_broken_batch_fails_the_gate(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """When more than half a batch fails its checks the run stops with the gate's table."""
+        config = setup_run(tmp_path, [])
+        bad = "\n".join(
+            json.dumps(
+                {
+                    "order_id": str(i),
+                    "customer_id": "1",
+                    "order_ts": "2024-01-01T00:00:00",
+                    "amount": "1.00",
+                    "status": "lost",
+                    "country": "GB",
+                }
+            )
+            for i in range(3)
+        )
+        (tmp_path / "input" / "orders_0001.json").write_text(bad + "\n")
+        code, _, err = run_cli(spark, ["run", "--config", str(config)])
+        assert code == 1
+        assert "GateFailedError" in err
+        assert "gate 'silver.orders' failed" in err
+        assert "limit(s) exceeded" in err
+        assert not (tmp_path / "out" / "silver" / "orders").exists()
+
+
+class TestReconciliation:
+    def test_mismatch_between_ledger_and_silver_raises(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A batch whose bronze count does not add up stops the run and stays pending."""
+        config_path = setup_run(tmp_path, ["customers_0002.csv"])
+        config = load_config(config_path)
+        run_pipeline(config, spark=spark, stages="bronze")
+        ledger_path = tmp_path / "out" / "_state" / "ledger.json"
+        ledger = json.loads(ledger_path.read_text())
+        ledger["sources"]["customers"][0]["bronze_rows"] = 5  # one row "lost" on the way
+        ledger_path.write_text(json.dumps(ledger))
+        with pytest.raises(ReconciliationError) as info:
+            run_pipeline(config, spark=spark, stages="silver")
+        assert info.value.counts["silver"] == 4
+        assert "bronze has 5 rows but silver 4 + quarantined 0" in str(info.value)
+        ledger = json.loads(ledger_path.read_text())
+        assert ledger["sources"]["customers"][0]["silver_done"] is False
+        report = last_report(tmp_path / "out")
+        assert report["reconciliation"][0]["ok"] is False  # type: ignore[index]
+
+
+class TestInputsAndMetricsSinks:
+    def test_missing_input_folder_exits_2(self, spark: SparkSession, tmp_path: Path) -> None:
+        """A missing input folder is a clear error with exit code 2."""
+        code, _, err = run_cli(
+            spark, ["run", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]
+        )
+        assert code == 2
+        assert f"input folder {tmp_path / 'nope'} does not exist" in err
+
+    def test_unreachable_pushgateway_does_not_fail_the_run(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A Pushgateway that is down is reported in the summary, and the run still succeeds."""
+        config = setup_run(
+            tmp_path,
+            [],
+            "metrics: {pushgateway: {url: 'http://127.0.0.1:9', timeout_s: 0.5}}\n",
+        )
+        code, out, _ = run_cli(spark, ["run", "--config", str(config), "--cmd", "gold"])
+        assert code == 0
+        assert "metrics: pushgateway http://127.0.0.1:9 (FAILED)" in out
+
+    def test_no_files_for_a_source_is_a_warning(self, spark: SparkSession, tmp_path: Path) -> None:
+        """An input folder without files for a source runs and writes nothing."""
+        config = setup_run(tmp_path, [])
+        report = run_pipeline(load_config(config), spark=spark, stages="full")
+        assert report.status == "success"
+        assert report.steps == []
