@@ -225,7 +225,10 @@ class Gate:
         now = sf.lit(started_at).cast("timestamp")
 
         fails = {s.name: self._failure(s, dtypes, now) for s in row_specs}
-        base = self._with_dup_count(df, row_specs)
+        # Only the checked columns go through the key window's shuffle.
+        needed = {s.column for s in row_specs} | {k for s in row_specs for k in s.keys}
+        checked = df.select(*[sf.col(f"`{c}`") for c in df.columns if c in needed])
+        base = self._with_dup_count(checked, row_specs)
         counts = self._aggregate(base, row_specs, fails)
         rows_in = int(counts["n"])
 
