@@ -150,3 +150,21 @@ class TestInputsAndMetricsSinks:
         report = run_pipeline(load_config(config), spark=spark, stages="full")
         assert report.status == "success"
         assert report.steps == []
+
+
+class TestContracts:
+    def test_silver_frame_must_match_its_registered_schema(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A registered silver type that the transformation does not produce stops the write."""
+        registry = tmp_path / "registry"
+        shutil.copytree(resource_path("schemas"), registry)
+        contract = registry / "silver" / "orders" / "v1.yaml"
+        contract.write_text(contract.read_text().replace("type: decimal(12,2)", "type: double", 1))
+        config = setup_run(tmp_path, ["orders_0002.json"], f"schemas: {{dir: {registry}}}\n")
+        with pytest.raises(
+            SchemaDriftError, match="does not match its registered contract"
+        ) as info:
+            run_pipeline(load_config(config), spark=spark)
+        assert "amount: type_mismatch" in str(info.value)
+        assert not (tmp_path / "out" / "silver" / "orders").exists()

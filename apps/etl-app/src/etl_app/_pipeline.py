@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pyspark import StorageLevel
+
 from delta_safe_writer import SafeDeltaWriter, WriteResult
 from dq_gates import Gate, GateResult
 from etl_app import _transform as tr
@@ -43,6 +45,9 @@ if TYPE_CHECKING:
     from etl_app._config import AppConfig, SourceConfig
 
 SOURCES = ("customers", "orders")
+SCD2_COLUMNS = ("valid_from", "valid_to", "is_current")
+#: Drift kinds that break a silver / gold contract (nullability is not enforced by Spark).
+CONTRACT_KINDS = {"missing_column", "extra_column", "type_mismatch"}
 STAGE_ORDER = ("bronze", "silver", "gold")
 
 log = get_logger("etl_app")
@@ -88,6 +93,7 @@ class Pipeline:
             allow_schema_evolution=config.schemas.drift_policy == "evolve",
         )
         self.ledger = Ledger.load(self.root)
+        self._written: dict[str, tuple[str, int]] = {}
         self.report = RunReport(
             run_id=self.run_id,
             job=self.job,
@@ -132,6 +138,7 @@ class Pipeline:
                 log.info("run_started", stages=stages, output_root=str(self.root))
                 for stage in selected:
                     self._stage(stage, getattr(self, f"_{stage}"))
+                self._record_table_metrics()
             self.report.status = "success"
         except Exception as exc:
             self.report.status = "failed"
@@ -281,6 +288,32 @@ class Pipeline:
         )
         typed = tr.type_customers(bronze) if source == "customers" else tr.type_orders(bronze)
         gated: GateResult = self._gate(source).run(typed)
+        try:
+            self._write_silver(source, subject, batch, gated)
+        finally:
+            gated.release()
+
+    def _write_silver(self, source: str, subject: str, batch: Batch, gated: GateResult) -> None:
+        self._persisted: list[DataFrame] = []
+        try:
+            self._write_silver_rows(source, subject, batch, gated)
+        finally:
+            for df in self._persisted:
+                df.unpersist()
+
+    def _dedup(self, df: DataFrame, key: str, order_by: str) -> DataFrame:
+        """Return the latest row per key, persisted for the reads that follow.
+
+        The writer's key check, the touched dates and the write itself all read it; the window
+        must not be recomputed for each.
+        """
+        deduped = tr.latest_per_key(df, key, order_by).persist(StorageLevel.MEMORY_AND_DISK)
+        self._persisted.append(deduped)
+        return deduped
+
+    def _write_silver_rows(
+        self, source: str, subject: str, batch: Batch, gated: GateResult
+    ) -> None:
         self.report.gates.append({"table": subject, "batch_id": batch.batch_id, **gated.to_dict()})
         for check in gated.checks:
             self.metrics.record_dq_check(
@@ -294,9 +327,10 @@ class Pipeline:
         quarantined = self._write_quarantine(source, gated, batch)
         target = self.table_path("silver", source)
         if source == "customers":
-            deduped = tr.latest_per_key(
+            deduped = self._dedup(
                 gated.valid.select(*tr.SILVER_CUSTOMER_COLUMNS), tr.CUSTOMER_KEY, "updated_at"
             )
+            self._check_contract(subject, deduped, managed=SCD2_COLUMNS)
             result = self.writer.scd2_merge(
                 deduped,
                 target,
@@ -307,9 +341,10 @@ class Pipeline:
                 run_id=self.run_id,
             )
         else:
-            deduped = tr.latest_per_key(
+            deduped = self._dedup(
                 gated.valid.select(*tr.SILVER_ORDER_COLUMNS), tr.ORDER_KEY, "order_ts"
             )
+            self._check_contract(subject, deduped)
             self.ledger.gold_dates |= self._touched_dates(deduped, target)
             result = self.writer.merge(
                 deduped, target, [tr.ORDER_KEY], batch_id=batch.batch_id, run_id=self.run_id
@@ -384,6 +419,7 @@ class Pipeline:
         if self.ledger.gold_dates:
             dates = sorted(date.fromisoformat(d) for d in self.ledger.gold_dates)
             revenue = tr.daily_revenue(orders, dates)
+            self._check_contract("gold.daily_revenue", revenue)
             target = self.table_path("gold", "daily_revenue")
             if self._exists(target):
                 result = self.writer.overwrite_partitions(
@@ -400,6 +436,7 @@ class Pipeline:
         if self.ledger.gold_clv:
             customers = self.spark.read.format("delta").load(self.table_path("silver", "customers"))
             clv = tr.customer_lifetime_value(orders, customers)
+            self._check_contract("gold.customer_lifetime_value", clv)
             result = self.writer.overwrite(
                 clv,
                 self.table_path("gold", "customer_lifetime_value"),
@@ -412,6 +449,30 @@ class Pipeline:
         self.ledger.save()
 
     # -- bookkeeping ------------------------------------------------------------------------
+
+    def _check_contract(
+        self, subject: str, df: DataFrame, *, managed: tuple[str, ...] = ()
+    ) -> None:
+        """Refuse to write a frame whose columns or types differ from the registered schema.
+
+        Only ``df.schema`` is read (no Spark job). Nullability is not compared: Spark marks
+        computed columns nullable even where the gates guarantee values. ``managed`` columns
+        are added by the writer (SCD2 history) and may be absent from ``df``.
+        """
+        registered = self.registry.get(subject)
+        problems = [
+            str(change)
+            for change in detect_drift(registered, df.schema)
+            if change.kind.value in CONTRACT_KINDS
+            and not (change.kind.value == "missing_column" and change.path in managed)
+        ]
+        if problems:
+            raise SchemaDriftError(
+                f"{subject}: the data about to be written does not match its registered "
+                f"contract v{registered.version} in {self.registry.folder}: "
+                f"{'; '.join(problems)}. Register a new version of {subject} (compatible with "
+                "its mode) together with the transformation change."
+            )
 
     def _record_write(
         self,
@@ -435,10 +496,21 @@ class Pipeline:
             )
         )
         self.metrics.record_delta_table_metrics(
-            table,
-            operation=result.operation,
-            write_duration_seconds=result.duration_s,
+            table, operation=result.operation, write_duration_seconds=result.duration_s
         )
+        if result.version is not None:
+            self._written[table] = (result.target, result.version)
+
+    def _record_table_metrics(self) -> None:
+        """Size, files and versions of every table written in this run (Delta's own numbers)."""
+        for table, (target, version) in self._written.items():
+            detail = self.spark.sql(f"DESCRIBE DETAIL delta.`{target}`").collect()[0]
+            self.metrics.record_delta_table_metrics(
+                table,
+                size_bytes=float(detail["sizeInBytes"]),
+                files=int(detail["numFiles"]),
+                versions=version + 1,
+            )
 
     def _publish_metrics(self) -> None:
         gateway = self.config.metrics.pushgateway
