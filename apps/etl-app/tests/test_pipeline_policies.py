@@ -12,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 import etl_app._cli as cli
-from etl_app import ReconciliationError, SchemaDriftError, load_config
+from etl_app import HistoryValidationError, ReconciliationError, SchemaDriftError, load_config
 from etl_app._pipeline import run_pipeline
 from etl_app._resources import resource_path
 
@@ -168,3 +168,21 @@ class TestContracts:
             run_pipeline(load_config(config), spark=spark)
         assert "amount: type_mismatch" in str(info.value)
         assert not (tmp_path / "out" / "silver" / "orders").exists()
+
+
+class TestScd2Audit:
+    def test_change_older_than_the_current_version_is_rolled_back(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A change effective before the loaded version breaks SCD2 rules: rolled back, reported."""
+        config = setup_run(tmp_path, ["customers_0001.csv"])
+        late = "customer_id,name,email,country,segment,updated_at\n"
+        late += "1,Ada Lovelace,ada@old.example,GB,retail,2023-12-31T00:00:00\n"
+        (tmp_path / "input" / "customers_0002.csv").write_text(late)
+        with pytest.raises(HistoryValidationError, match="rolled back") as info:
+            run_pipeline(load_config(config), spark=spark)
+        assert info.value.violations.get("invalid_interval", 0) >= 1
+        dimension = spark.read.format("delta").load(str(tmp_path / "out" / "silver" / "customers"))
+        rows = {(r["customer_id"], r["email"], r["is_current"]) for r in dimension.collect()}
+        assert (1, "ada@example.com", True) in rows
+        assert not any(email == "ada@old.example" for _, email, _ in rows)

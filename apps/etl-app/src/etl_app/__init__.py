@@ -18,6 +18,7 @@ from etl_app._spark import build_spark_session
 from etl_app.errors import (
     ConfigError,
     EtlAppError,
+    HistoryValidationError,
     InputError,
     ReconciliationError,
     SchemaDriftError,
@@ -30,6 +31,7 @@ __all__ = [
     "AppConfig",
     "ConfigError",
     "EtlAppError",
+    "HistoryValidationError",
     "InputError",
     "Pipeline",
     "ReconciliationError",

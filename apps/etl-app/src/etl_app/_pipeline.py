@@ -23,12 +23,17 @@ from typing import TYPE_CHECKING
 
 from pyspark import StorageLevel
 
-from delta_safe_writer import SafeDeltaWriter, WriteResult
+from delta_safe_writer import SafeDeltaWriter, WriteContext, WriteResult
 from dq_gates import Gate, GateResult
 from etl_app import _transform as tr
 from etl_app._report import RunReport, TableStep
 from etl_app._state import Batch, Ledger
-from etl_app.errors import InputError, ReconciliationError, SchemaDriftError
+from etl_app.errors import (
+    HistoryValidationError,
+    InputError,
+    ReconciliationError,
+    SchemaDriftError,
+)
 from etl_metrics import (
     EtlMetrics,
     bound_context,
@@ -37,7 +42,14 @@ from etl_metrics import (
     push_metrics_to_gateway,
     write_textfile,
 )
-from schema_registry import Compatibility, DriftReport, SchemaRegistry, TableSchema, detect_drift
+from schema_registry import (
+    Compatibility,
+    DriftReport,
+    SchemaRegistry,
+    TableSchema,
+    detect_drift,
+    validate_scd2,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -86,6 +98,11 @@ class Pipeline:
         self.root = config.output_root()
         self.registry = SchemaRegistry(config.schemas_dir())
         self.writer = SafeDeltaWriter(spark, app_id=self.job)
+        # Write-audit-publish for the SCD2 dimension: the history is validated right after the
+        # commit and the writer restores the previous version when it is invalid.
+        self.dimension_writer = SafeDeltaWriter(
+            spark, app_id=self.job, post_hooks=[self._audit_history], rollback_on_failure=True
+        )
         # Only bronze may gain columns, and only under the ``evolve`` drift policy.
         self.bronze_writer = SafeDeltaWriter(
             spark,
@@ -331,7 +348,7 @@ class Pipeline:
                 gated.valid.select(*tr.SILVER_CUSTOMER_COLUMNS), tr.CUSTOMER_KEY, "updated_at"
             )
             self._check_contract(subject, deduped, managed=SCD2_COLUMNS)
-            result = self.writer.scd2_merge(
+            result = self.dimension_writer.scd2_merge(
                 deduped,
                 target,
                 [tr.CUSTOMER_KEY],
@@ -449,6 +466,17 @@ class Pipeline:
         self.ledger.save()
 
     # -- bookkeeping ------------------------------------------------------------------------
+
+    def _audit_history(self, context: WriteContext) -> None:
+        """Post-write hook: the dimension's whole history must satisfy every SCD2 rule."""
+        history = self.spark.read.format("delta").load(context.target)
+        report = validate_scd2(history, [tr.CUSTOMER_KEY])
+        if not report.is_valid:
+            raise HistoryValidationError(
+                "silver.customers",
+                {str(rule): count for rule, count in report.violations.items() if count},
+                str(report),
+            )
 
     def _check_contract(
         self, subject: str, df: DataFrame, *, managed: tuple[str, ...] = ()

@@ -42,6 +42,25 @@ class SchemaDriftError(EtlAppError):
     """A source file drifted from its registered bronze schema under drift policy ``fail``."""
 
 
+class HistoryValidationError(EtlAppError):
+    """The SCD2 history written to a dimension broke an SCD2 rule; the write was rolled back.
+
+    Attributes:
+        table: The dimension table.
+        violations: Violation count per rule.
+    """
+
+    def __init__(self, table: str, violations: dict[str, int], details: str) -> None:
+        self.table = table
+        self.violations = dict(violations)
+        super().__init__(
+            f"{table}: the SCD2 merge produced an invalid history, so the write was rolled back "
+            f"to the previous version: {details}. A change effective before the customer's "
+            "current version (a late arrival older than what is loaded) cannot be appended; "
+            "correct its updated_at at the source or rebuild the dimension from bronze."
+        )
+
+
 class ReconciliationError(EtlAppError):
     """Rows were lost or invented between bronze and silver for a batch.
 
