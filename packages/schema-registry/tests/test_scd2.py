@@ -153,6 +153,7 @@ class TestOptions:
         report = validate_scd2(_history(spark, rows), ["id"], sample_size=3)
         assert report.violations[Scd2Rule.CURRENT_ROW_COUNT] == 10
         assert len(report.samples[Scd2Rule.CURRENT_ROW_COUNT]) == 3
+        assert validate_scd2(_history(spark, rows), ["id"], sample_size=0).samples == {}
 
 
 def _naive_counts(rows):

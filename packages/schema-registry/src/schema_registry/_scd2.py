@@ -214,8 +214,8 @@ def validate_scd2(
     """Validate an SCD2 history with one window pass and one aggregation.
 
     One window (partitioned by the business key, ordered by ``valid_from``) computes every rule
-    as a boolean flag per row; the narrow flagged frame is cached; one aggregation counts the
-    flags; one more job (only when something is violated) takes the samples from the cache.
+    as a boolean flag per row, and one global aggregation over those flags counts them and keeps
+    up to ``sample_size`` offending rows per rule (``max_by`` with a limit): a single Spark job.
 
     Rules: no NULL business key; exactly one current row per key; the current row, and only it,
     has an open ``valid_to``; ``valid_from < valid_to``; consecutive versions of a key neither
@@ -230,7 +230,7 @@ def validate_scd2(
             (and skips the ``current_row_not_open`` rule, which would be vacuous).
         open_end: Sentinel that also marks an open ``valid_to`` (e.g. ``date(9999, 12, 31)``);
             NULL always does.
-        sample_size: Offending rows kept per rule.
+        sample_size: Offending rows kept per rule (0: none).
 
     Returns:
         Counts per rule and samples of offending keys.
@@ -278,60 +278,40 @@ def validate_scd2(
         start.alias("__valid_from"),
         (checked & first_of_key).alias("__first_of_key"),
         *[F.coalesce(flag, F.lit(False)).alias(rule.value) for rule, flag in flags.items()],
-    ).cache()
-    try:
-        totals = flagged.agg(
-            F.count(F.lit(1)).alias("__rows"),
-            F.count_if(F.col("__first_of_key")).alias("__keys"),
-            *[F.count_if(F.col(rule.value)).alias(rule.value) for rule in flags],
-        ).first()
-        assert totals is not None  # a global aggregation always returns one row
-        violations = {rule: int(totals[rule.value]) for rule in flags}
-        samples = (
-            _samples(flagged, keys, valid_from, violations, sample_size)
-            if any(violations.values())
-            else {}
-        )
-        return Scd2Report(
-            rows=int(totals["__rows"]),
-            keys=int(totals["__keys"]),
-            violations=violations,
-            samples=samples,
-        )
-    finally:
-        flagged.unpersist()
-
-
-def _samples(
-    flagged: DataFrame,
-    keys: Sequence[str],
-    valid_from: str,
-    violations: Mapping[Scd2Rule, int],
-    sample_size: int,
-) -> dict[Scd2Rule, list[dict[str, Any]]]:
-    """Collect samples for every violated rule in one job over the cached flags."""
-    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
-
-    parts = []
-    for rule, count in violations.items():
-        if not count:
-            continue
-        row_level = rule is not Scd2Rule.CURRENT_ROW_COUNT
-        parts.append(
-            flagged.filter(F.col(rule.value))
-            .select(
-                F.lit(rule.value).alias("__rule"),
-                *keys,
-                (F.col("__valid_from") if row_level else F.lit(None)).alias("__valid_from"),
+    )
+    # Samples come from the same aggregation: max_by(value, order, k) keeps at most k values per
+    # partial aggregate (bounded memory, unlike collect_list), and rows whose order is NULL, the
+    # unflagged ones, are skipped. Ordering by a hash makes samples spread out and repeatable.
+    sample_value = F.struct(*[F.col(k) for k in keys], F.col("__valid_from"))
+    sample_order = F.xxhash64(*[F.col(k) for k in keys], F.col("__valid_from"))
+    totals = flagged.agg(
+        F.count(F.lit(1)).alias("__rows"),
+        F.count_if(F.col("__first_of_key")).alias("__keys"),
+        *[F.count_if(F.col(rule.value)).alias(rule.value) for rule in flags],
+        *[
+            F.max_by(sample_value, F.when(F.col(rule.value), sample_order), sample_size).alias(
+                f"__sample_{rule.value}"
             )
-            .limit(sample_size)
-        )
-    rows = functools.reduce(lambda a, b: a.unionByName(b), parts).collect()
+            for rule in (flags if sample_size > 0 else ())
+        ],
+    ).first()
+    assert totals is not None  # a global aggregation always returns one row
+    violations = {rule: int(totals[rule.value]) for rule in flags}
     samples: dict[Scd2Rule, list[dict[str, Any]]] = {}
-    for row in rows:
-        rule = Scd2Rule(row["__rule"])
-        entry = {k: row[k] for k in keys}
-        if rule is not Scd2Rule.CURRENT_ROW_COUNT:
-            entry[valid_from] = row["__valid_from"]
-        samples.setdefault(rule, []).append(entry)
-    return samples
+    for rule in flags:
+        rows = totals[f"__sample_{rule.value}"] if sample_size > 0 else None
+        if rows:
+            samples[rule] = [_sample(row, keys, valid_from, rule) for row in rows]
+    return Scd2Report(
+        rows=int(totals["__rows"]),
+        keys=int(totals["__keys"]),
+        violations=violations,
+        samples=samples,
+    )
+
+
+def _sample(row: Any, keys: Sequence[str], valid_from: str, rule: Scd2Rule) -> dict[str, Any]:
+    entry = {k: row[k] for k in keys}
+    if rule is not Scd2Rule.CURRENT_ROW_COUNT:
+        entry[valid_from] = row["__valid_from"]
+    return entry
