@@ -159,3 +159,19 @@ class TestSchemasAndSample:
         """An out-of-range --rows is a usage error."""
         assert main(["generate-sample", "--rows", "2", "--out", str(tmp_path)]) == 2
         assert "--rows must be at least 10" in capsys.readouterr().err
+
+
+class TestSparkIndirection:
+    def test_build_spark_session_delegates_to_the_app_builder(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The CLI's builder hook hands the spark settings to etl_app._spark."""
+        import etl_app._cli as cli
+        import etl_app._spark as spark_module
+        from etl_app._config import SparkConfig
+
+        seen: list[object] = []
+        monkeypatch.setattr(spark_module, "build_spark_session", lambda c: seen.append(c) or "s")
+        settings = SparkConfig(master="local[1]")
+        assert cli.build_spark_session(settings) == "s"
+        assert seen == [settings]

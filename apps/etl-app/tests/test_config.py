@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from etl_app import AppConfig, ConfigError, load_config
-from etl_app._config import deep_merge
+from etl_app._config import InputConfig, SourceConfig, _convert, deep_merge
 from etl_app._resources import resource_path
 
 
@@ -154,3 +154,24 @@ class TestValidation:
     def test_empty_file_means_defaults(self, tmp_path: Path) -> None:
         """An empty file is valid and yields the defaults."""
         assert load_config(write(tmp_path, "")).spark == load_config().spark
+
+    def test_textfile_must_be_a_prom_file(self, tmp_path: Path) -> None:
+        """metrics.textfile must end in .prom, the only files node-exporter reads."""
+        path = write(tmp_path, "metrics: {textfile: out/metrics.txt}\n")
+        with pytest.raises(ConfigError, match=r"metrics.textfile: must end in .prom"):
+            load_config(path)
+
+    def test_required_keys_are_reported_when_missing(self) -> None:
+        """A section without a required key names that key (sources need a format)."""
+        problems: list[str] = []
+        assert _convert(SourceConfig, {"pattern": "o*"}, "input.orders", problems) is None
+        assert problems == ["input.orders.format: required key is missing"]
+
+    def test_type_descriptions(self) -> None:
+        """Messages describe optional, literal, mapping and nested types in words."""
+        problems: list[str] = []
+        _convert(InputConfig, {"dir": 1, "orders": 2}, "input", problems)
+        assert sorted(problems) == [
+            "input.dir: expected a string, got 1",
+            "input.orders: expected a mapping, got 2",
+        ]

@@ -449,6 +449,10 @@ class Pipeline:
                     revenue, target, partition_by=["order_date"], run_id=self.run_id
                 )
             self._record_write("gold", "gold.daily_revenue", result, None, None)
+            if result.skipped:
+                # delta-safe-writer makes no commit for an empty replacement, so dates that lost
+                # all their revenue orders keep their old rows.
+                log.warning("gold_dates_not_cleared", dates=[d.isoformat() for d in dates])
             self.report.gold_dates = [d.isoformat() for d in dates]
         if self.ledger.gold_clv:
             customers = self.spark.read.format("delta").load(self.table_path("silver", "customers"))
