@@ -1,7 +1,39 @@
-"""Delta Lake writes that cannot silently lose or duplicate data."""
+"""Delta Lake writes that cannot silently lose or duplicate data.
+
+``SafeDeltaWriter`` wraps delta-spark's append, MERGE, replaceWhere overwrite, SCD2 and
+restore with pre-write checks, conflict retry, idempotent batch ids, commit metadata,
+reconciliation against Delta's own commit metrics and rollback on failed post-write checks.
+"""
 
 from importlib.metadata import version
 
+from delta_safe_writer._result import Hook, WriteContext, WriteResult
+from delta_safe_writer._writer import SafeDeltaWriter
+from delta_safe_writer.errors import (
+    ConcurrentWriteError,
+    DuplicateKeyError,
+    MissingKeyError,
+    ReconciliationError,
+    RollbackError,
+    SafeWriteError,
+    SchemaMismatchError,
+    UnsafeWriteError,
+)
+
 __version__ = version("delta-safe-writer")
 
-__all__ = ["__version__"]
+__all__ = [
+    "ConcurrentWriteError",
+    "DuplicateKeyError",
+    "Hook",
+    "MissingKeyError",
+    "ReconciliationError",
+    "RollbackError",
+    "SafeDeltaWriter",
+    "SafeWriteError",
+    "SchemaMismatchError",
+    "UnsafeWriteError",
+    "WriteContext",
+    "WriteResult",
+    "__version__",
+]

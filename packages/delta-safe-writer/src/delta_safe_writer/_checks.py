@@ -1,0 +1,216 @@
+"""Pre-write checks: schema compatibility, merge keys (missing, NULL, duplicate), predicates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as sf
+
+from delta_safe_writer.errors import (
+    DuplicateKeyError,
+    MissingKeyError,
+    SchemaMismatchError,
+    UnsafeWriteError,
+)
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+SAMPLE_SIZE = 5
+
+
+def quote(column: str) -> str:
+    """Backtick-quote a column name for SQL expressions."""
+    return "`" + column.replace("`", "``") + "`"
+
+
+def check_schema(
+    incoming: StructType,
+    table_schema: StructType,
+    *,
+    table: str,
+    allow_evolution: bool,
+    ignore: Sequence[str] = (),
+) -> list[str]:
+    """Refuse type changes always and new columns unless schema evolution is allowed.
+
+    Nullability is ignored (Delta enforces NOT NULL constraints itself). Column names compare
+    case-insensitively, as Spark resolves them.
+
+    Args:
+        incoming: Schema of the DataFrame to write.
+        table_schema: Schema of the existing table.
+        table: Table name for messages.
+        allow_evolution: Whether new columns may be added.
+        ignore: Incoming columns not compared (columns the writer manages itself).
+
+    Returns:
+        The names of new columns (empty unless ``allow_evolution``).
+
+    Raises:
+        SchemaMismatchError: A column's type differs, or new columns without evolution.
+    """
+    existing = {f.name.lower(): f for f in table_schema.fields}
+    skip = {c.lower() for c in ignore}
+    new_columns: list[str] = []
+    for incoming_field in incoming.fields:
+        if incoming_field.name.lower() in skip:
+            continue
+        current = existing.get(incoming_field.name.lower())
+        if current is None:
+            new_columns.append(incoming_field.name)
+            continue
+        # simpleString ignores nullability but keeps nested field names and element types.
+        table_type = current.dataType.simpleString()
+        incoming_type = incoming_field.dataType.simpleString()
+        if table_type != incoming_type:
+            raise SchemaMismatchError(
+                f"Column '{current.name}' of table {table} is {table_type} but the incoming "
+                f"DataFrame has {incoming_type}. Type changes are always refused (a MERGE with "
+                f"schema evolution can silently null such a column). Cast it first, e.g. "
+                f"df.withColumn('{incoming_field.name}', "
+                f"sf.col('{incoming_field.name}').cast('{table_type}')).",
+                table=table,
+                column=current.name,
+                table_type=table_type,
+                incoming_type=incoming_type,
+            )
+    if new_columns and not allow_evolution:
+        first = incoming[new_columns[0]]
+        raise SchemaMismatchError(
+            f"The incoming DataFrame adds column(s) {', '.join(new_columns)} that table {table} "
+            f"does not have. Drop them, or pass allow_schema_evolution=True to the writer to "
+            f"add them to the table.",
+            table=table,
+            column=new_columns[0],
+            table_type=None,
+            incoming_type=first.dataType.simpleString(),
+        )
+    return new_columns
+
+
+def check_key_columns(
+    schema: StructType, keys: Sequence[str], *, table: str, where: str = "source"
+) -> None:
+    """Raise MissingKeyError when a key column is absent from ``schema``."""
+    if not keys:
+        raise MissingKeyError(
+            f"No merge keys given for table {table}; pass the column(s) identifying a row.",
+            table=table,
+            keys=keys,
+        )
+    names = {f.name.lower() for f in schema.fields}
+    missing = [k for k in keys if k.lower() not in names]
+    if missing:
+        raise MissingKeyError(
+            f"Merge key column(s) {', '.join(missing)} missing from the {where} of a write to "
+            f"table {table} (available: {', '.join(schema.fieldNames())}). Fix the keys= "
+            f"argument or select the key columns into the DataFrame.",
+            table=table,
+            keys=keys,
+            missing_columns=missing,
+        )
+
+
+@dataclass(frozen=True)
+class KeyProfile:
+    """What one aggregation over the source's keys found."""
+
+    rows: int
+    null_key_rows: int
+    duplicate_keys: int
+
+
+def profile_keys(df: DataFrame, keys: Sequence[str]) -> KeyProfile:
+    """Count rows, rows with a NULL key and duplicated key values in ONE Spark job."""
+    null_key = sf.lit(False)
+    for key in keys:
+        null_key = null_key | sf.col(quote(key)).isNull()
+    per_key = df.groupBy(*[sf.col(quote(k)) for k in keys]).agg(
+        sf.count(sf.lit(1)).alias("_dsw_n"), sf.max(null_key.cast("int")).alias("_dsw_null")
+    )
+    row = per_key.agg(
+        sf.coalesce(sf.sum("_dsw_n"), sf.lit(0)).alias("rows"),
+        sf.coalesce(sf.sum(sf.when(sf.col("_dsw_null") == 1, sf.col("_dsw_n"))), sf.lit(0)).alias(
+            "null_rows"
+        ),
+        sf.count(sf.when((sf.col("_dsw_n") > 1) & (sf.col("_dsw_null") == 0), 1)).alias("dups"),
+    ).collect()[0]
+    return KeyProfile(
+        rows=int(row["rows"]), null_key_rows=int(row["null_rows"]), duplicate_keys=int(row["dups"])
+    )
+
+
+def raise_for_bad_keys(
+    df: DataFrame, keys: Sequence[str], profile: KeyProfile, *, table: str
+) -> None:
+    """Raise MissingKeyError / DuplicateKeyError from a key profile (samples cost one more job).
+
+    Raises:
+        MissingKeyError: Some rows have a NULL key.
+        DuplicateKeyError: Some key value occurs more than once.
+    """
+    if profile.null_key_rows:
+        raise MissingKeyError(
+            f"{profile.null_key_rows} source row(s) have a NULL in merge key(s) "
+            f"{', '.join(keys)} for table {table}. NULL never matches in a MERGE, so each run "
+            f"would insert them again. Filter them out or fill the keys first.",
+            table=table,
+            keys=keys,
+            null_key_rows=profile.null_key_rows,
+        )
+    if profile.duplicate_keys:
+        not_null = sf.lit(True)
+        for key in keys:
+            not_null = not_null & sf.col(quote(key)).isNotNull()
+        sample_rows = (
+            df.filter(not_null)
+            .groupBy(*[sf.col(quote(k)) for k in keys])
+            .agg(sf.count(sf.lit(1)).alias("rows"))
+            .filter(sf.col("rows") > 1)
+            .orderBy(sf.col("rows").desc(), *[sf.col(quote(k)) for k in keys])
+            .limit(SAMPLE_SIZE)
+            .collect()
+        )
+        sample = [row.asDict() for row in sample_rows]
+        raise DuplicateKeyError(
+            f"The merge source for table {table} has {profile.duplicate_keys} key value(s) "
+            f"occurring more than once on key(s) {', '.join(keys)}; sample (with row counts): "
+            f"{sample}. A MERGE would update or insert them ambiguously. Deduplicate the source "
+            f"first (e.g. keep the latest row per key with a window function).",
+            table=table,
+            keys=keys,
+            duplicate_keys=profile.duplicate_keys,
+            sample=sample,
+        )
+
+
+def outside_predicate(df: DataFrame, predicate: str) -> DataFrame:
+    """Rows of ``df`` the predicate does not select (NULL counts as not selected)."""
+    return df.filter(~sf.coalesce(sf.expr(predicate), sf.lit(False)))
+
+
+def raise_outside_predicate(
+    df: DataFrame, predicate: str, *, table: str, found: Sequence[dict[str, Any]] | None = None
+) -> None:
+    """Raise UnsafeWriteError for rows outside ``predicate``, with a count and a sample."""
+    offending = outside_predicate(df, predicate)
+    sample = (
+        list(found)
+        if found is not None
+        else [r.asDict() for r in offending.limit(SAMPLE_SIZE).collect()]
+    )
+    count = offending.count()
+    raise UnsafeWriteError(
+        f"Refused overwrite of table {table}: {count} incoming row(s) fall outside "
+        f"replace_where {predicate!r}, e.g. {sample}. Writing them would put rows in a range "
+        f"this overwrite does not replace. Filter the DataFrame to the predicate or widen the "
+        f"predicate.",
+        table=table,
+        predicate=predicate,
+        rows_outside=count,
+        sample=sample,
+    )

@@ -1,0 +1,136 @@
+"""SCD Type 2 as one MERGE: the staged-union source and the clauses that close and insert."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as sf
+
+from delta_safe_writer._checks import quote
+
+if TYPE_CHECKING:
+    from delta.tables import DeltaMergeBuilder, DeltaTable
+    from pyspark.sql import Column, DataFrame
+
+EFFECTIVE = "_dsw_effective_at"
+MERGE_KEY_PREFIX = "_dsw_merge_key_"
+
+EffectiveAt = dt.datetime | dt.date | str
+
+
+@dataclass(frozen=True)
+class Scd2Columns:
+    """Names of the history columns the writer manages."""
+
+    valid_from: str = "valid_from"
+    valid_to: str = "valid_to"
+    is_current: str = "is_current"
+
+    def all(self) -> tuple[str, str, str]:
+        """The three names in table order."""
+        return (self.valid_from, self.valid_to, self.is_current)
+
+
+def effective_column(effective_at: EffectiveAt) -> Column:
+    """The validity start as a timestamp column: a source column name or a literal."""
+    if isinstance(effective_at, str):
+        return sf.col(quote(effective_at)).cast("timestamp")
+    return sf.lit(effective_at).cast("timestamp")
+
+
+def first_load(df: DataFrame, effective_at: EffectiveAt, columns: Scd2Columns) -> DataFrame:
+    """Every source row as the current version, for a table that does not exist yet."""
+    return df.select(
+        *[sf.col(quote(c)) for c in df.columns],
+        effective_column(effective_at).alias(columns.valid_from),
+        sf.lit(None).cast("timestamp").alias(columns.valid_to),
+        sf.lit(True).alias(columns.is_current),
+    )
+
+
+def _changed_condition(tracked: Sequence[str], left: str, right: str) -> str:
+    return " OR ".join(f"NOT ({left}.{quote(c)} <=> {right}.{quote(c)})" for c in tracked)
+
+
+def staged_source(
+    df: DataFrame,
+    *,
+    table: DeltaTable,
+    keys: Sequence[str],
+    tracked: Sequence[str],
+    effective_at: EffectiveAt,
+    columns: Scd2Columns,
+) -> DataFrame:
+    """Source rows keyed for matching, plus unkeyed copies of the changed rows.
+
+    A changed row must both close the current version (matched on its key) and insert a new
+    one (not matched): the unkeyed copy never matches, so the same MERGE inserts it.
+    """
+    source = df.withColumn(EFFECTIVE, effective_column(effective_at))
+    current = table.toDF().filter(sf.col(quote(columns.is_current)))
+    on = reduce(
+        lambda a, b: a & b,
+        [sf.col(f"s.{quote(k)}") == sf.col(f"t.{quote(k)}") for k in keys],
+    )
+    changed = (
+        source.alias("s")
+        .join(current.alias("t"), on, "inner")
+        .filter(sf.expr(_changed_condition(tracked, "s", "t")))
+        .select("s.*")
+    )
+    merge_keys = [f"{MERGE_KEY_PREFIX}{i}" for i in range(len(keys))]
+    keyed = source.select(
+        *[sf.col(quote(k)).alias(m) for k, m in zip(keys, merge_keys, strict=True)], "*"
+    )
+    unkeyed = changed.select(
+        *[
+            sf.lit(None).cast(df.schema[k].dataType).alias(m)
+            for k, m in zip(keys, merge_keys, strict=True)
+        ],
+        "*",
+    )
+    return keyed.unionByName(unkeyed)
+
+
+def scd2_builder(
+    table: DeltaTable,
+    *,
+    staged: DataFrame,
+    data_columns: Sequence[str],
+    keys: Sequence[str],
+    tracked: Sequence[str],
+    columns: Scd2Columns,
+    close_missing_at: dt.datetime | dt.date | None,
+) -> DeltaMergeBuilder:
+    """The MERGE closing changed (and optionally missing) current rows and inserting versions."""
+    current = quote(columns.is_current)
+    on = (
+        " AND ".join(f"t.{quote(k)} = s.{MERGE_KEY_PREFIX}{i}" for i, k in enumerate(keys))
+        + f" AND t.{current} = true"
+    )
+    values: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in data_columns}
+    values[quote(columns.valid_from)] = f"s.{EFFECTIVE}"
+    values[quote(columns.valid_to)] = "CAST(NULL AS TIMESTAMP)"
+    values[current] = "true"
+    builder = (
+        table.alias("t")
+        .merge(staged.alias("s"), on)
+        .whenMatchedUpdate(
+            condition=_changed_condition(tracked, "t", "s"),
+            set={quote(columns.valid_to): f"s.{EFFECTIVE}", current: "false"},
+        )
+        .whenNotMatchedInsert(values=values)
+    )
+    if close_missing_at is not None:
+        builder = builder.whenNotMatchedBySourceUpdate(
+            condition=f"t.{current} = true",
+            set={
+                quote(columns.valid_to): sf.lit(close_missing_at).cast("timestamp"),
+                current: sf.lit(False),
+            },
+        )
+    return builder

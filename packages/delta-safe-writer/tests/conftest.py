@@ -1,0 +1,63 @@
+"""Shared fixtures: a writer with fast retries, catalog table names, table readers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from delta_safe_writer import SafeDeltaWriter
+
+
+def read(spark: SparkSession, target: str) -> DataFrame:
+    """The current content of a Delta table given by path or catalog name."""
+    if "/" in target:
+        return spark.read.format("delta").load(target)
+    return spark.table(target)
+
+
+def rows(spark: SparkSession, target: str, *columns: str) -> list[tuple[Any, ...]]:
+    """The table's rows as sorted tuples (optionally only some columns)."""
+    frame = read(spark, target)
+    if columns:
+        frame = frame.select(*columns)
+    return sorted(tuple(r) for r in frame.collect())
+
+
+def versions(spark: SparkSession, target: str) -> list[int]:
+    """All committed versions, oldest first."""
+    ref = f"delta.`{target}`" if "/" in target else target
+    return sorted(r["version"] for r in spark.sql(f"DESCRIBE HISTORY {ref}").collect())
+
+
+@pytest.fixture
+def writer(spark: SparkSession) -> SafeDeltaWriter:
+    """A writer with an app id and millisecond backoffs so retry tests stay fast."""
+    return SafeDeltaWriter(spark, app_id="tests", retry_backoff_s=0.01, max_backoff_s=0.05)
+
+
+@pytest.fixture
+def table_name(spark: SparkSession) -> Iterator[str]:
+    """A unique catalog table name in the default database, dropped afterwards."""
+    name = f"dsw_{uuid.uuid4().hex[:12]}"
+    yield name
+    spark.sql(f"DROP TABLE IF EXISTS {name}")
+
+
+Rows = Callable[..., list[tuple[Any, ...]]]
+Versions = Callable[[str], list[int]]
+
+
+@pytest.fixture
+def table_rows(spark: SparkSession) -> Rows:
+    """Read a table's rows as sorted tuples: ``table_rows(target, *columns)``."""
+    return lambda target, *columns: rows(spark, target, *columns)
+
+
+@pytest.fixture
+def table_versions(spark: SparkSession) -> Versions:
+    """List a table's committed versions, oldest first: ``table_versions(target)``."""
+    return lambda target: versions(spark, target)
