@@ -17,9 +17,10 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pyspark import StorageLevel
 
@@ -155,7 +156,11 @@ class Pipeline:
                 log.info("run_started", stages=stages, output_root=str(self.root))
                 for stage in selected:
                     self._stage(stage, getattr(self, f"_{stage}"))
+                started_metrics = time.perf_counter()
                 self._record_table_metrics()
+                self.report.stage_durations_s["table_metrics"] = round(
+                    time.perf_counter() - started_metrics, 3
+                )
             self.report.status = "success"
         except Exception as exc:
             self.report.status = "failed"
@@ -525,6 +530,7 @@ class Pipeline:
                 version=None if result.skipped else result.version,
                 batch_id=batch_id,
                 skipped=(result.reason or "skipped") if result.skipped else None,
+                seconds=round(result.duration_s, 3),
             )
         )
         self.metrics.record_delta_table_metrics(
@@ -535,12 +541,19 @@ class Pipeline:
 
     def _record_table_metrics(self) -> None:
         """Size, files and versions of every table written in this run (Delta's own numbers)."""
-        for table, (target, version) in self._written.items():
-            detail = self.spark.sql(f"DESCRIBE DETAIL delta.`{target}`").collect()[0]
+
+        def detail(target: str) -> Any:
+            return self.spark.sql(f"DESCRIBE DETAIL delta.`{target}`").collect()[0]
+
+        # Each DESCRIBE DETAIL is a small, latency-bound job: run them side by side.
+        tables = list(self._written.items())
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            details = list(pool.map(detail, [target for _, (target, _) in tables]))
+        for (table, (_, version)), row in zip(tables, details, strict=True):
             self.metrics.record_delta_table_metrics(
                 table,
-                size_bytes=float(detail["sizeInBytes"]),
-                files=int(detail["numFiles"]),
+                size_bytes=float(row["sizeInBytes"]),
+                files=int(row["numFiles"]),
                 versions=version + 1,
             )
 

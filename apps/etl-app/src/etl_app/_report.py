@@ -21,6 +21,7 @@ class TableStep:
         rows_written: Rows inserted + updated according to the Delta commit.
         version: Table version written, or None when skipped.
         skipped: Why nothing was written (already processed batch, empty input), if so.
+        seconds: Wall time of the write, checks included.
     """
 
     stage: str
@@ -31,6 +32,7 @@ class TableStep:
     version: int | None
     batch_id: int | None = None
     skipped: str | None = None
+    seconds: float = 0.0
 
 
 @dataclass
