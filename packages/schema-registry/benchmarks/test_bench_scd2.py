@@ -77,6 +77,6 @@ class TestScd2Benchmark:
             "scd2_validation_one_pass_vs_per_rule",
             lambda: validate_scd2(load(), ["key"]),
             lambda: _one_query_per_rule(load()),
-            rounds=3,
+            rounds=scaled(full=5, tiny=2),
             target=0.5,
         )

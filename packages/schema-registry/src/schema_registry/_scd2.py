@@ -254,16 +254,18 @@ def validate_scd2(
     null_key = _any([F.col(k).isNull() for k in keys])
 
     by_key = Window.partitionBy(*keys).orderBy(start.asc_nulls_first(), end.asc_nulls_last())
-    whole_key = by_key.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    # Only cheap frames: offset functions (lead) and one running sum, which on a key's last row
+    # equals the key's total. An unbounded frame would buffer every key's rows.
+    running = by_key.rowsBetween(Window.unboundedPreceding, Window.currentRow)
     next_start = F.lead(start).over(by_key)
-    current_rows = F.sum(F.when(current, 1).otherwise(0)).over(whole_key)
-    first_of_key = F.row_number().over(by_key) == 1
+    last_of_key = F.lead(F.lit(True)).over(by_key).isNull()
+    current_rows = F.sum(F.when(current, 1).otherwise(0)).over(running)
 
     checked = ~null_key
     has_next = next_start.isNotNull()
     flags: dict[Scd2Rule, Column] = {
         Scd2Rule.NULL_KEY: null_key,
-        Scd2Rule.CURRENT_ROW_COUNT: checked & first_of_key & (current_rows != 1),
+        Scd2Rule.CURRENT_ROW_COUNT: checked & last_of_key & (current_rows != 1),
     }
     if is_current:
         flags[Scd2Rule.CURRENT_ROW_NOT_OPEN] = checked & (current != is_open)
@@ -276,7 +278,7 @@ def validate_scd2(
     flagged = df.select(
         *keys,
         start.alias("__valid_from"),
-        (checked & first_of_key).alias("__first_of_key"),
+        (checked & last_of_key).alias("__last_of_key"),
         *[F.coalesce(flag, F.lit(False)).alias(rule.value) for rule, flag in flags.items()],
     )
     # Samples come from the same aggregation: max_by(value, order, k) keeps at most k values per
@@ -286,12 +288,14 @@ def validate_scd2(
     sample_order = F.xxhash64(*[F.col(k) for k in keys], F.col("__valid_from"))
     totals = flagged.agg(
         F.count(F.lit(1)).alias("__rows"),
-        F.count_if(F.col("__first_of_key")).alias("__keys"),
+        F.count_if(F.col("__last_of_key")).alias("__keys"),
         *[F.count_if(F.col(rule.value)).alias(rule.value) for rule in flags],
         *[
-            F.max_by(sample_value, F.when(F.col(rule.value), sample_order), sample_size).alias(
-                f"__sample_{rule.value}"
-            )
+            F.max_by(
+                F.when(F.col(rule.value), sample_value),
+                F.when(F.col(rule.value), sample_order),
+                sample_size,
+            ).alias(f"__sample_{rule.value}")
             for rule in (flags if sample_size > 0 else ())
         ],
     ).first()
