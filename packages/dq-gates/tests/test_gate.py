@@ -440,6 +440,16 @@ class TestPanderaFallback:
         assert not result.check("boom").passed
         assert "ZeroDivisionError" in (result.check("boom").message or "")
 
+    def test_type_error_from_a_check_is_reported_not_raised(self, spark: SparkSession) -> None:
+        """A TypeError that pandera re-raises from a check is recorded as that check failing."""
+        typed = pa.Check(lambda df: df + 1, name="typed")
+        schema = pa.DataFrameSchema({"a": pa.Column(st.LongType(), typed, nullable=True)})
+        with pytest.warns(UncompiledCheckWarning):
+            gate = Gate("g", schema, default_action="warn")
+        result = gate.run(spark.createDataFrame([(1,)], "a long"))
+        assert (result.check("a.typed").message or "").startswith("TypeError: ")
+        assert result.verdict == Verdict.WARNED
+
 
 class TestResultSerialisation:
     def test_to_dict_is_json_serialisable(self, spark: SparkSession, schema: Any) -> None:

@@ -229,8 +229,23 @@ class Gate:
         needed = {s.column for s in row_specs} | {k for s in row_specs for k in s.keys}
         checked = df.select(*[sf.col(f"`{c}`") for c in df.columns if c in needed])
         base = self._with_dup_count(checked, row_specs)
-        counts = self._aggregate(base, row_specs, fails)
+        # Samples of fixed-width values ride in the aggregation; a string min / max there would
+        # push Spark off its fast (code-generated hash) aggregate, so those come afterwards
+        # from the failing rows only, and only for checks that failed.
+        in_pass = {
+            i
+            for i, s in enumerate(row_specs)
+            if _has_sample(s) and (s.keys or _fixed_width(dtypes.get(s.column or "")))
+        }
+        counts = self._aggregate(base, row_specs, fails, in_pass)
         rows_in = int(counts["n"])
+        later = [
+            i
+            for i, s in enumerate(row_specs)
+            if _has_sample(s) and i not in in_pass and counts[f"f{i}"]
+        ]
+        if later:
+            counts.update(self._later_samples(checked, row_specs, fails, later))
 
         results: list[CheckResult] = []
         for i, spec in enumerate(row_specs):
@@ -321,14 +336,33 @@ class Gate:
         quarantined = any_of(Action.QUARANTINE)
         return any_of(None), quarantined, any_of(Action.DROP) & ~quarantined
 
-    def _aggregate(
-        self, base: DataFrame, specs: list[CheckSpec], fails: Mapping[str, Column]
+    def _later_samples(
+        self,
+        checked: DataFrame,
+        specs: list[CheckSpec],
+        fails: Mapping[str, Column],
+        indexes: list[int],
     ) -> dict[str, Any]:
-        """Every count and sample in one aggregation over one projection."""
+        """Smallest and largest failing value of the given checks, from failing rows only."""
+        any_fail = reduce(lambda a, b: a | b, [fails[specs[i].name] for i in indexes])
+        aggs = []
+        for i in indexes:
+            failing_value = sf.when(fails[specs[i].name], self._value(specs[i]))
+            aggs += [sf.min(failing_value).alias(f"mn{i}"), sf.max(failing_value).alias(f"mx{i}")]
+        return checked.filter(any_fail).agg(*aggs).collect()[0].asDict()
+
+    def _aggregate(
+        self,
+        base: DataFrame,
+        specs: list[CheckSpec],
+        fails: Mapping[str, Column],
+        in_pass: set[int],
+    ) -> dict[str, Any]:
+        """Every count, and the fixed-width samples, in one aggregation over one projection."""
         any_fail, quarantined, dropped = self._row_flags(specs, fails)
         projected = [
             *[fails[s.name].alias(f"_dq_f{i}") for i, s in enumerate(specs)],
-            *[self._value(s).alias(f"_dq_v{i}") for i, s in enumerate(specs) if _has_sample(s)],
+            *[self._value(s).alias(f"_dq_v{i}") for i, s in enumerate(specs) if i in in_pass],
             any_fail.alias("_dq_any"),
             quarantined.alias("_dq_q"),
             dropped.alias("_dq_d"),
@@ -339,9 +373,9 @@ class Gate:
             return sf.sum(sf.when(sf.col(name), 1).otherwise(0))
 
         aggs = [sf.count(sf.lit(1)).alias("n")]
-        for i, spec in enumerate(specs):
+        for i in range(len(specs)):
             aggs.append(count_true(f"_dq_f{i}").alias(f"f{i}"))
-            if _has_sample(spec):
+            if i in in_pass:
                 failing_value = sf.when(sf.col(f"_dq_f{i}"), sf.col(f"_dq_v{i}"))
                 aggs += [
                     sf.min(failing_value).alias(f"mn{i}"),
@@ -471,6 +505,28 @@ class Gate:
             sf.lit(started_at).cast("timestamp").alias(QUARANTINED_AT_COLUMN),
         )
         return valid, quarantine, persisted
+
+
+def _fixed_width(dtype: Any) -> bool:
+    """Whether Spark keeps a min / max of this type in its fast fixed-width aggregation buffer."""
+    from pyspark.sql import types as st
+
+    fixed = (
+        st.BooleanType,
+        st.ByteType,
+        st.ShortType,
+        st.IntegerType,
+        st.LongType,
+        st.FloatType,
+        st.DoubleType,
+        st.DateType,
+        st.TimestampType,
+        st.TimestampNTZType,
+    )
+    if isinstance(dtype, st.DecimalType):
+        # Spark stores decimals of up to 18 digits in a long.
+        return dtype.precision <= 18
+    return isinstance(dtype, fixed)
 
 
 def _has_sample(spec: CheckSpec) -> bool:
