@@ -343,7 +343,7 @@ class TestRunReport:
         report = history.first.report
         assert report["status"] == "success"
         assert report["stages"] == "full"
-        assert set(report["stage_durations_s"]) == {"bronze", "silver", "gold"}
+        assert set(report["stage_durations_s"]) == {"bronze", "silver", "gold", "table_metrics"}
         tables = {(s["stage"], s["table"]) for s in report["steps"]}
         assert ("silver", "quarantine.orders") in tables
         assert ("gold", "gold.customer_lifetime_value") in tables
