@@ -236,8 +236,11 @@ class TestCounts:
                 spark.sparkContext.setJobGroup("", "")
             return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
 
-        many = [pa.Check.ge(i) for i in range(6)] + [pa.Check.le(100 + i) for i in range(6)]
-        assert jobs_for([pa.Check.ge(0)]) == jobs_for(many)
+        passing = [pa.Check.ge(-i) for i in range(6)] + [pa.Check.le(100 + i) for i in range(6)]
+        assert jobs_for([pa.Check.ge(0)]) == jobs_for(passing)
+        # Failing checks add one job, whatever their number, to fetch sample values.
+        failing = [pa.Check.ge(10 + i) for i in range(6)] + [pa.Check.le(30 + i) for i in range(6)]
+        assert jobs_for([pa.Check.ge(10)]) == jobs_for(failing)
 
 
 class TestActions:

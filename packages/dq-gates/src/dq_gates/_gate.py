@@ -228,16 +228,8 @@ class Gate:
         # Only the checked columns go through the key window's shuffle.
         needed = {s.column for s in row_specs} | {k for s in row_specs for k in s.keys}
         checked = df.select(*[sf.col(f"`{c}`") for c in df.columns if c in needed])
-        base = self._with_dup_count(checked, row_specs)
-        # Samples of fixed-width values ride in the aggregation; a string min / max there would
-        # push Spark off its fast (code-generated hash) aggregate, so those come afterwards
-        # from the failing rows only, and only for checks that failed.
-        in_pass = {
-            i
-            for i, s in enumerate(row_specs)
-            if _has_sample(s) and (s.keys or _fixed_width(dtypes.get(s.column or "")))
-        }
-        counts = self._aggregate(base, row_specs, fails, in_pass)
+        base, pass_fails, in_pass = self._counting_plan(checked, row_specs, fails, dtypes)
+        counts = self._aggregate(base, row_specs, pass_fails, in_pass)
         rows_in = int(counts["n"])
         later = [
             i
@@ -305,6 +297,37 @@ class Gate:
         return result
 
     # -- the single pass -------------------------------------------------------------------
+
+    def _counting_plan(
+        self,
+        checked: DataFrame,
+        row_specs: list[CheckSpec],
+        fails: Mapping[str, Column],
+        dtypes: Mapping[str, Any],
+    ) -> tuple[DataFrame, Mapping[str, Column], set[int]]:
+        """The frame the counting aggregation reads, its failure tests, and in-pass samples."""
+        unique = [s for s in row_specs if s.kind is CheckKind.UNIQUE]
+        if unique:
+            # Evaluate the row checks before the key window and pack their outcomes into bit
+            # masks: the shuffle then carries the key plus one long per 62 checks, about what
+            # a bare groupBy(key).count() shuffles, instead of every checked column.
+            value_specs = [s for s in row_specs if s.kind is CheckKind.ROW]
+            masks, unpacked = _pack(value_specs, fails)
+            keys = [sf.col(f"`{k}`") for k in unique[0].keys]
+            base = self._with_dup_count(checked.select(*keys, *masks), row_specs)
+            pass_fails: Mapping[str, Column] = {**unpacked, unique[0].name: fails[unique[0].name]}
+            in_pass = {row_specs.index(unique[0])}
+        else:
+            # Samples of fixed-width values ride in the aggregation; a string min / max there
+            # would push Spark off its code-generated hash aggregate, so those come afterwards
+            # from the failing rows only, and only for checks that failed.
+            base, pass_fails = checked, fails
+            in_pass = {
+                i
+                for i, s in enumerate(row_specs)
+                if _has_sample(s) and _fixed_width(dtypes.get(s.column or ""))
+            }
+        return base, pass_fails, in_pass
 
     def _failure(self, spec: CheckSpec, dtypes: Mapping[str, Any], now: Column) -> Column:
         if spec.kind is CheckKind.UNIQUE:
@@ -505,6 +528,28 @@ class Gate:
             sf.lit(started_at).cast("timestamp").alias(QUARANTINED_AT_COLUMN),
         )
         return valid, quarantine, persisted
+
+
+_MASK_BITS = 62
+
+
+def _pack(
+    specs: list[CheckSpec], fails: Mapping[str, Column]
+) -> tuple[list[Column], dict[str, Column]]:
+    """Bit-mask columns holding every check's outcome, and per check its test on the masks."""
+    masks: list[Column] = []
+    unpacked: dict[str, Column] = {}
+    for start in range(0, len(specs), _MASK_BITS):
+        name = f"_dq_mask{start // _MASK_BITS}"
+        chunk = specs[start : start + _MASK_BITS]
+        bits = [
+            sf.when(fails[s.name], sf.lit(1 << b)).otherwise(sf.lit(0)).cast("long")
+            for b, s in enumerate(chunk)
+        ]
+        masks.append(reduce(lambda a, b: a + b, bits).alias(name))
+        for b, s in enumerate(chunk):
+            unpacked[s.name] = sf.col(name).bitwiseAND(sf.lit(1 << b)) != 0
+    return masks, unpacked
 
 
 def _fixed_width(dtype: Any) -> bool:
