@@ -35,8 +35,14 @@ def versions(spark: SparkSession, target: str) -> list[int]:
 
 @pytest.fixture
 def writer(spark: SparkSession) -> SafeDeltaWriter:
-    """A writer with an app id and millisecond backoffs so retry tests stay fast."""
-    return SafeDeltaWriter(spark, app_id="tests", retry_backoff_s=0.01, max_backoff_s=0.05)
+    """A writer with an app id, input row counting and millisecond backoffs."""
+    return SafeDeltaWriter(
+        spark,
+        app_id="tests",
+        retry_backoff_s=0.01,
+        max_backoff_s=0.05,
+        count_input_rows=True,
+    )
 
 
 @pytest.fixture

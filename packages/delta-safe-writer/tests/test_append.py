@@ -69,6 +69,19 @@ class TestAppendCreatesAndAppends:
         assert table_versions(table_path) == [0]
 
 
+class TestAppendInputCounting:
+    def test_default_writer_does_not_count_input(
+        self, spark: SparkSession, table_path: str
+    ) -> None:
+        """Without count_input_rows the input size is unknown; counts still come from Delta."""
+        result = SafeDeltaWriter(spark).append(
+            spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path
+        )
+
+        assert result.source_rows is None
+        assert result.rows_inserted == 2
+
+
 class TestAppendCommitMetadata:
     def test_user_metadata_carries_app_batch_and_run(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str

@@ -10,11 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import functions as sf
-
 if TYPE_CHECKING:
     from delta.tables import DeltaTable
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import SparkSession
     from pyspark.sql.types import StructType
 
 #: Session confs Delta reads for idempotent DML (MERGE/UPDATE/DELETE) and commit user metadata.
@@ -25,7 +23,14 @@ USER_METADATA_CONF = "spark.databricks.delta.commitInfo.userMetadata"
 # Commit timestamps come from the committing driver's or the storage's clock; allow this much
 # skew before concluding that a commit older than the call start cannot be ours.
 _CLOCK_SKEW_MS = 5 * 60 * 1000
-_HISTORY_COLUMNS = ("version", "timestamp_ms", "operation", "operationMetrics", "userMetadata")
+_HISTORY_COLUMNS = (
+    "version",
+    "timestamp",
+    "operation",
+    "operationParameters",
+    "operationMetrics",
+    "userMetadata",
+)
 
 # Session confs are shared by every thread using the SparkSession; Delta reads them when the
 # command runs and commits. One lock per process keeps two writes from seeing each other's
@@ -78,16 +83,14 @@ class Table:
 
     def history(self, limit: int | None) -> list[dict[str, Any]]:
         """The newest ``limit`` commits (all when None), newest first, as dictionaries."""
-        frame: DataFrame = self.delta().history(limit)
-        rows = frame.select(
-            "version",
-            sf.expr("unix_millis(timestamp)").alias("timestamp_ms"),
-            "operation",
-            "operationParameters",
-            "operationMetrics",
-            "userMetadata",
-        ).collect()
-        return [row.asDict(recursive=True) for row in rows]
+        commits = []
+        # Collected as is: projecting the history DataFrame first costs a plan analysis
+        # that measurably slows every write's commit lookup.
+        for row in self.delta().history(limit).collect():
+            commit = {name: row[name] for name in _HISTORY_COLUMNS}
+            commit["timestamp_ms"] = int(row["timestamp"].timestamp() * 1000)
+            commits.append(commit)
+        return commits
 
     def latest_version(self) -> int:
         """The newest committed version."""

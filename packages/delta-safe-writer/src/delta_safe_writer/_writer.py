@@ -179,6 +179,11 @@ class SafeDeltaWriter:
         allow_schema_evolution: Let writes add new columns to the table (type changes are
             always refused).
         reconcile: Check that Delta's commit metrics add up to the input.
+        count_input_rows: For ``append``, ``overwrite`` and ``overwrite_partitions``, count
+            the input rows during the write itself (a Spark ``Observation``, no extra pass)
+            and reconcile Delta's ``numOutputRows`` with them. Off by default: the observed
+            aggregate slows the write job itself (about 20% on a narrow 1M-row append in the
+            benchmarks). MERGE-based operations always reconcile, from the key check.
 
     Raises:
         ValueError: ``max_retries`` is negative or a backoff is not positive.
@@ -197,6 +202,7 @@ class SafeDeltaWriter:
         post_hooks: Iterable[Hook] = (),
         allow_schema_evolution: bool = False,
         reconcile: bool = True,
+        count_input_rows: bool = False,
     ) -> None:
         if max_retries < 0:
             raise ValueError(f"max_retries must be >= 0, got {max_retries}")
@@ -215,6 +221,7 @@ class SafeDeltaWriter:
         self.post_hooks: tuple[Hook, ...] = tuple(post_hooks)
         self.allow_schema_evolution = allow_schema_evolution
         self.reconcile = reconcile
+        self.count_input_rows = count_input_rows
         self._sleep: Callable[[float], None] = time.sleep
 
     # ------------------------------------------------------------------ public operations
@@ -230,8 +237,10 @@ class SafeDeltaWriter:
     ) -> WriteResult:
         """Append ``df`` to ``target``, creating the table when it does not exist.
 
-        Costs one ``limit 1`` job on ``df`` (emptiness) besides the write; the row count used
-        for reconciliation is observed during the write itself.
+        Besides the write, costs a schema read and one history read; a ``limit 1`` job on
+        ``df`` only when the table is created (an empty append to an existing table makes no
+        Delta commit by itself). With ``count_input_rows`` the input rows are counted during
+        the write and reconciled with ``numOutputRows``.
 
         Args:
             df: Rows to append.
@@ -258,7 +267,9 @@ class SafeDeltaWriter:
             new_columns = self._check_schema(df, call.table)
             if partition_by:
                 self._check_partitioning(call.table, partition_by)
-        if df.isEmpty():
+        # An empty append to an existing table makes no Delta commit, so only a table that
+        # would be created needs the emptiness job.
+        if not exists and df.isEmpty():
             return call.skipped("empty input: nothing to append, no commit made", 0)
         self._run_pre_hooks(call)
         observed, observation = self._observe(df)
@@ -269,7 +280,12 @@ class SafeDeltaWriter:
                 writer = writer.partitionBy(*partition_by)
             self._save(call, writer, exists=exists, schema=df.schema, partition_by=partition_by)
 
-        return self._commit(call, attempt, observation=observation)
+        return self._commit(
+            call,
+            attempt,
+            observation=observation,
+            no_commit="empty input: nothing to append, Delta made no commit",
+        )
 
     def overwrite(
         self,
@@ -717,17 +733,17 @@ class SafeDeltaWriter:
         observation: Observation | None = None,
         reconcile: Reconcile | None = None,
         hooks: bool = True,
+        no_commit: str = "nothing to change: Delta made no commit",
     ) -> WriteResult:
         attempts = self._with_retry(call, attempt)
         commit = call.table.find_commit(call.write_id, call.started_ms)
         if commit is None:
+            reason = no_commit
             if call.batch_id is not None:
                 reason = (
                     f"batch {call.batch_id} of app {call.app_id!r} is already committed to "
-                    f"{call.table.name} (Delta txn), or there was nothing to change; no commit"
+                    f"{call.table.name} (Delta txn), or {no_commit}"
                 )
-            else:
-                reason = "nothing to change: Delta made no commit"
             return call.skipped(reason, source_rows)
         if observation is not None:
             # Safe to wait on: the commit exists, so the observed write job has finished.
@@ -894,8 +910,9 @@ class SafeDeltaWriter:
 
         return self._commit(call, attempt, source_rows=source_rows, reconcile=reconcile)
 
-    @staticmethod
-    def _observe(df: DataFrame) -> tuple[DataFrame, Observation]:
+    def _observe(self, df: DataFrame) -> tuple[DataFrame, Observation | None]:
+        if not self.count_input_rows:
+            return df, None
         from pyspark.sql import Observation
 
         observation = Observation()
