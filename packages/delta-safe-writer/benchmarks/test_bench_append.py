@@ -40,6 +40,11 @@ def test_bench_append(
         df.write.format("delta").mode("append").save(state["path"])
 
     comparison = compare(
-        f"append {rows} rows: safe vs raw", candidate, baseline, setup=setup, rounds=5, target=1.05
+        f"append {rows} rows: safe vs raw",
+        candidate,
+        baseline,
+        setup=setup,
+        rounds=scaled(full=7, tiny=3),
+        target=1.05,
     )
     assert comparison.baseline_median > 0

@@ -58,7 +58,7 @@ def test_bench_merge(
         candidate,
         baseline,
         setup=setup,
-        rounds=3,
+        rounds=scaled(full=5, tiny=3),
         target=1.10,
     )
     assert comparison.baseline_median > 0
