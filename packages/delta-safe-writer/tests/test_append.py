@@ -126,6 +126,17 @@ class TestAppendSkips:
         assert "empty input" in (result.reason or "")
         assert table_versions(table_path) == [0]
 
+    def test_empty_input_with_batch_id_makes_no_commit(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """An empty batch is skipped too: Delta would otherwise commit its transaction id."""
+        writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path, batch_id=1)
+        result = writer.append(spark.createDataFrame([], SCHEMA), table_path, batch_id=2)
+
+        assert result.skipped
+        assert "empty input" in (result.reason or "")
+        assert table_versions(table_path) == [0]
+
     def test_empty_input_does_not_create_table(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
     ) -> None:

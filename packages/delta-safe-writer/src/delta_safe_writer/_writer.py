@@ -267,9 +267,10 @@ class SafeDeltaWriter:
             new_columns = self._check_schema(df, call.table)
             if partition_by:
                 self._check_partitioning(call.table, partition_by)
-        # An empty append to an existing table makes no Delta commit, so only a table that
-        # would be created needs the emptiness job.
-        if not exists and df.isEmpty():
+        # A plain empty append to an existing table makes no Delta commit, so only a table
+        # that would be created, or a batch whose transaction id Delta would commit even with
+        # no rows, needs the emptiness job.
+        if (not exists or batch_id is not None) and df.isEmpty():
             return call.skipped("empty input: nothing to append, no commit made", 0)
         self._run_pre_hooks(call)
         observed, observation = self._observe(df)
