@@ -334,12 +334,7 @@ class EtlMetrics:
             CardinalityLimitError: Too many distinct label sets.
             ValueError: ``violations`` is negative.
         """
-        family = self._f.dq_checks
-        key = (job, table, check, "pass" if passed else "fail")
-        child = family.children.get(key)
-        if child is None:
-            child = family.admit(key)
-        child.inc()
+        self._f.dq_checks.child((job, table, check, "pass" if passed else "fail")).inc()
         if violations:
             self._violations(job, table, check, severity, violations)
 
@@ -364,12 +359,7 @@ class EtlMetrics:
             CardinalityLimitError: Too many distinct label sets.
             ValueError: ``count`` is negative.
         """
-        family = self._f.records_processed
-        key = (job, stage, table)
-        child = family.children.get(key)
-        if child is None:
-            child = family.admit(key)
-        child.inc(count)
+        self._f.records_processed.child((job, stage, table)).inc(count)
 
     def record_records_failed(self, job: str, stage: str, table: str, count: float) -> None:
         """Add ``count`` to ``etl_records_failed_total{job, stage, table}``.
@@ -385,12 +375,7 @@ class EtlMetrics:
             CardinalityLimitError: Too many distinct label sets.
             ValueError: ``count`` is negative.
         """
-        family = self._f.records_failed
-        key = (job, stage, table)
-        child = family.children.get(key)
-        if child is None:
-            child = family.admit(key)
-        child.inc(count)
+        self._f.records_failed.child((job, stage, table)).inc(count)
 
     def record_delta_table_metrics(
         self,
@@ -450,12 +435,7 @@ class EtlMetrics:
             CardinalityLimitError: Too many distinct label sets.
             ValueError: ``count`` is negative.
         """
-        family = self._f.schema_drift
-        key = (table, kind)
-        child = family.children.get(key)
-        if child is None:
-            child = family.admit(key)
-        child.inc(count)
+        self._f.schema_drift.child((table, kind)).inc(count)
 
     def record_error(self, job: str, stage: str, error: BaseException | str) -> None:
         """Increment ``etl_errors_total{job, stage, error_type}``.
@@ -470,12 +450,7 @@ class EtlMetrics:
             CardinalityLimitError: Too many distinct label sets.
         """
         error_type = error if isinstance(error, str) else type(error).__name__
-        family = self._f.errors
-        key = (job, stage, error_type)
-        child = family.children.get(key)
-        if child is None:
-            child = family.admit(key)
-        child.inc()
+        self._f.errors.child((job, stage, error_type)).inc()
 
     def resource_sampler(self, job: str, *, interval_seconds: float = 5.0) -> ResourceSampler:
         """Return a background sampler of this process' memory and CPU for ``job``.
