@@ -1,0 +1,116 @@
+"""Finding the writer's own commit: the local Delta-log read agrees with DESCRIBE HISTORY."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyspark.sql import SparkSession
+
+from delta_safe_writer import SafeDeltaWriter
+from delta_safe_writer._table import Table, parse_user_metadata
+
+pytestmark = pytest.mark.spark
+
+SCHEMA = "id INT, v STRING"
+COMPARED = ("version", "operation", "operationParameters", "operationMetrics", "userMetadata")
+
+
+def history_commit(table: Table, write_id: str) -> dict[str, Any]:
+    """The commit carrying ``write_id`` as DeltaTable.history reports it."""
+    for commit in table.history(None):
+        if parse_user_metadata(commit["userMetadata"]).get("write_id") == write_id:
+            return commit
+    raise AssertionError(f"no commit with write_id {write_id}")
+
+
+class TestLocalLogLookup:
+    def test_every_operation_reads_the_same_commit_as_the_history(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """Append, merge, replaceWhere and restore commits read from the log equal the history."""
+        writer.append(spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path)
+        writer.merge(spark.createDataFrame([(2, "B"), (3, "c")], SCHEMA), table_path, ["id"])
+        writer.overwrite_partitions(spark.createDataFrame([(1, "z")], SCHEMA), table_path, "id = 1")
+        writer.restore(table_path, 1)
+        table = Table(spark, table_path)
+
+        write_ids = [
+            parse_user_metadata(c["userMetadata"])["write_id"] for c in table.history(None)
+        ]
+        assert len(write_ids) == 4
+        for write_id in write_ids:
+            local = table._find_local_commit(write_id)
+            expected = history_commit(table, write_id)
+            assert local is not None
+            assert {k: local[k] for k in COMPARED} == {k: expected[k] for k in COMPARED}
+            assert abs(local["timestamp_ms"] - expected["timestamp_ms"]) < 1000
+
+    def test_file_uri_is_read_locally(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """A file:// table URI finds its commit in the local log, with the right version."""
+        uri = Path(table_path).as_uri()
+        writer.append(spark.createDataFrame([(1, "a")], SCHEMA), uri)
+        result = writer.append(spark.createDataFrame([(2, "b")], SCHEMA), uri)
+        table = Table(spark, uri)
+
+        write_id = parse_user_metadata(table.history(1)[0]["userMetadata"])["write_id"]
+        local = table._find_local_commit(write_id)
+
+        assert local is not None
+        assert local["version"] == result.version == 1
+
+    def test_unknown_write_id_is_left_to_the_history(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """A write id in none of the newest log files gives None, so the history is asked."""
+        writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
+
+        assert Table(spark, table_path)._find_local_commit("not-a-write-id") is None
+        assert Table(spark, table_path).find_commit("not-a-write-id", 0) is None
+
+
+class TestLocalLogFallbacks:
+    @pytest.mark.parametrize(
+        "target", ["s3://bucket/t", "abfss://c@acct.dfs.core.windows.net/t", "db.table"]
+    )
+    def test_remote_and_catalog_tables_are_not_read_locally(
+        self, spark: SparkSession, target: str
+    ) -> None:
+        """Object stores and catalog names have no local log folder to read."""
+        assert Table(spark, target)._local_log_dir() is None
+
+    def test_a_folder_without_a_delta_log_is_not_read(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A path with no _delta_log folder (table not created yet) is not read locally."""
+        assert Table(spark, str(tmp_path))._local_log_dir() is None
+
+    def test_a_half_written_commit_file_falls_back(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A commit file that is not valid JSON (mid-write) makes the local read give up."""
+        log = tmp_path / "_delta_log"
+        log.mkdir()
+        (log / f"{0:020d}.json").write_text('{"commitInfo": {"timestamp": 1, "userMet')
+
+        assert Table(spark, str(tmp_path))._find_local_commit("w") is None
+
+    def test_a_commit_without_commit_info_is_skipped(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Commit files without a commitInfo action (other writers) are passed over."""
+        log = tmp_path / "_delta_log"
+        log.mkdir()
+        ours = '{"commitInfo": {"timestamp": 5, "operation": "WRITE", "userMetadata": '
+        ours += '"{\\"write_id\\": \\"w\\"}", "operationMetrics": {"numOutputRows": "3"}}}\n'
+        (log / f"{0:020d}.json").write_text(ours)
+        (log / f"{1:020d}.json").write_text('{"add": {"path": "f.parquet"}}\n')
+        (log / f"{1:020d}.crc").write_text("{}")
+
+        found = Table(spark, str(tmp_path))._find_local_commit("w")
+
+        assert found is not None
+        assert (found["version"], found["operationMetrics"]) == (0, {"numOutputRows": "3"})
