@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,6 +13,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from pipeline_testkit.servers import find_binary, running_server
 
 MONITORING = Path(__file__).resolve().parents[1]
 
@@ -76,17 +73,15 @@ def allowed_metric_names() -> frozenset[str]:
 
 
 def tool_path(name: str) -> str:
-    """Find a command-line tool in this interpreter's venv first, then on PATH."""
+    """Find a command-line tool in this interpreter's venv first, then on PATH.
+
+    Raises:
+        ServerBinaryMissingError: Not found; the message names the Debian package to install.
+    """
     local = Path(sys.executable).parent / name
     if local.exists():
         return str(local)
-    found = shutil.which(name)
-    if found is None:
-        pytest.fail(
-            f"'{name}' not found on PATH. promtool/amtool/prometheus-alertmanager come from the "
-            "Debian packages prometheus and prometheus-alertmanager (nox installs them as root)."
-        )
-    return found
+    return find_binary(name)
 
 
 def run_tool(*args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -140,41 +135,16 @@ def http() -> Callable[..., Any]:
     return http_json
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(binary: str, args: Callable[[str], list[str]], ready_path: str) -> Iterator[str]:
+def serve(binary: str, args: Callable[[str], list[str]], log_dir: Path) -> Iterator[str]:
     """Start ``binary`` on a free 127.0.0.1 port, yield its base URL once ready, stop it by PID.
 
     Args:
-        binary: Executable name, looked up like the other tools.
+        binary: Executable name, looked up on PATH.
         args: Given ``127.0.0.1:<port>``, the command-line arguments.
-        ready_path: Path that answers once the server is ready (``/-/ready``).
+        log_dir: Folder for the server's log, quoted if it fails to start.
     """
-    address = f"127.0.0.1:{_free_port()}"
-    process = subprocess.Popen(
-        [tool_path(binary), *args(address)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://{address}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                http_json(f"{url}{ready_path}")
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"{binary} did not start on {url} (exit {process.poll()})")
-                time.sleep(0.1)
-        yield url
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        process.wait(timeout=10)
+    with running_server(binary, args, log_dir=log_dir, timeout=20) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="module")
@@ -198,12 +168,12 @@ def alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             "--cluster.listen-address=",
             "--log.level=warn",
         ],
-        "/-/ready",
+        workdir,
     )
 
 
 @pytest.fixture(scope="module")
-def pushgateway() -> Iterator[str]:
+def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Pushgateway (in memory only), one per test module."""
     yield from serve(
         "prometheus-pushgateway",
@@ -212,7 +182,7 @@ def pushgateway() -> Iterator[str]:
             "--persistence.file=",
             "--log.level=warn",
         ],
-        "/-/ready",
+        tmp_path_factory.mktemp("pushgateway"),
     )
 
 
@@ -245,5 +215,5 @@ def prometheus(
             f"--web.listen-address={address}",
             "--log.level=warn",
         ],
-        "/-/ready",
+        workdir,
     )

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import base64
 import http.server
-import shutil
 import socket
-import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,8 +18,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from etl_metrics import EtlMetrics
+from pipeline_testkit.servers import RunningServer, free_port, running_server
 
-PUSHGATEWAY_BINARY = "prometheus-pushgateway"
 READY_TIMEOUT_S = 15.0
 
 # Test-only credentials for the basic-auth Pushgateway; the bcrypt hash below is of this password
@@ -30,13 +27,6 @@ READY_TIMEOUT_S = 15.0
 GATEWAY_USER = "etl"
 GATEWAY_PASSWORD = "etl-test-pass"
 GATEWAY_PASSWORD_BCRYPT = "$2b$04$exowcbVBf6aE/PwNQP4zv.CkClizq1I15WV4WiWxLVWGUgTxqRr/G"
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -57,26 +47,23 @@ def _reset_structlog() -> Iterator[None]:
 
 @dataclass
 class Pushgateway:
-    """A running Pushgateway process."""
+    """A running Pushgateway process, with helpers reading what was pushed."""
 
-    address: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
+    server: RunningServer
+
+    @property
+    def address(self) -> str:
+        """``127.0.0.1:<port>``, as the push functions take it."""
+        return self.server.address
 
     @property
     def url(self) -> str:
         """Base URL."""
-        return f"http://{self.address}"
-
-    def get(self, path: str, headers: dict[str, str] | None = None) -> str:
-        """GET a path and return the body."""
-        request = urllib.request.Request(self.url + path, headers=headers or {})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return str(response.read().decode())
+        return self.server.url
 
     def samples(self, headers: dict[str, str] | None = None) -> list[Sample]:
         """The pushed samples (etl_*, delta_* and push_time_seconds) the gateway exposes."""
-        text = self.get("/metrics", headers)
+        text = self.server.get("/metrics", headers)
         return [
             sample
             for family in text_string_to_metric_families(text)
@@ -101,91 +88,29 @@ class Pushgateway:
             assert response.status == 202
 
 
-def _wait_ready(gateway: Pushgateway, headers: dict[str, str]) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if gateway.process.poll() is not None:
-            raise RuntimeError(
-                f"{PUSHGATEWAY_BINARY} exited with {gateway.process.returncode}: "
-                f"{gateway.log_path.read_text()}"
-            )
-        try:
-            gateway.get("/-/ready", headers)
-        except OSError:
-            time.sleep(0.05)
-        else:
-            return
-    raise RuntimeError(
-        f"{PUSHGATEWAY_BINARY} on {gateway.address} not ready after {READY_TIMEOUT_S}s: "
-        f"{gateway.log_path.read_text()}"
-    )
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+def _pushgateway(
+    folder: Path, extra_args: list[str], headers: dict[str, str]
+) -> Iterator[Pushgateway]:
+    """Run an in-memory Pushgateway with the admin API on, stopped by PID at the end."""
+    with running_server(
+        "prometheus-pushgateway",
+        lambda address: [
+            f"--web.listen-address={address}",
+            "--persistence.file=",
+            "--web.enable-admin-api",
+            "--log.level=warn",
+            *extra_args,
+        ],
+        log_dir=folder,
+        ready_headers=headers,
+        timeout=READY_TIMEOUT_S,
+    ) as server:
+        yield Pushgateway(server)
 
 
 @pytest.fixture(scope="session")
-def _pushgateway_factory(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[list[Pushgateway]]:
-    started: list[Pushgateway] = []
-    yield started
-    for gateway in started:
-        _stop(gateway.process)
-
-
-def _start_pushgateway(
-    started: list[Pushgateway], folder: Path, extra_args: list[str], headers: dict[str, str]
-) -> Pushgateway:
-    binary = shutil.which(PUSHGATEWAY_BINARY)
-    if binary is None:
-        pytest.fail(
-            f"{PUSHGATEWAY_BINARY} not found: install Debian's package "
-            "('apt-get install -y prometheus-pushgateway'; nox does it when run as root)."
-        )
-    last_error: Exception | None = None
-    # The free port can be taken between probing and binding; try a few.
-    for attempt in range(3):
-        address = f"127.0.0.1:{free_port()}"
-        log_path = folder / f"pushgateway-{attempt}.log"
-        with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                [
-                    binary,
-                    f"--web.listen-address={address}",
-                    "--persistence.file=",
-                    "--web.enable-admin-api",
-                    "--log.level=warn",
-                    *extra_args,
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        gateway = Pushgateway(address, process, log_path)
-        started.append(gateway)
-        try:
-            _wait_ready(gateway, headers)
-        except RuntimeError as exc:
-            _stop(process)
-            last_error = exc
-            continue
-        return gateway
-    raise RuntimeError(f"could not start {PUSHGATEWAY_BINARY}") from last_error
-
-
-@pytest.fixture(scope="session")
-def _shared_pushgateway(
-    _pushgateway_factory: list[Pushgateway], tmp_path_factory: pytest.TempPathFactory
-) -> Pushgateway:
-    folder = tmp_path_factory.mktemp("pushgateway")
-    return _start_pushgateway(_pushgateway_factory, folder, [], {})
+def _shared_pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgateway]:
+    yield from _pushgateway(tmp_path_factory.mktemp("pushgateway"), [], {})
 
 
 @pytest.fixture
@@ -196,19 +121,14 @@ def pushgateway(_shared_pushgateway: Pushgateway) -> Pushgateway:
 
 
 @pytest.fixture(scope="session")
-def auth_pushgateway(
-    _pushgateway_factory: list[Pushgateway], tmp_path_factory: pytest.TempPathFactory
-) -> Pushgateway:
+def auth_pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pushgateway]:
     """A real Pushgateway that requires basic auth (user ``etl``, the test password)."""
     folder = tmp_path_factory.mktemp("pushgateway-auth")
     config = folder / "web.yml"
     config.write_text(f"basic_auth_users:\n  {GATEWAY_USER}: {GATEWAY_PASSWORD_BCRYPT}\n")
     token = base64.b64encode(f"{GATEWAY_USER}:{GATEWAY_PASSWORD}".encode()).decode()
-    return _start_pushgateway(
-        _pushgateway_factory,
-        folder,
-        [f"--web.config.file={config}"],
-        {"Authorization": f"Basic {token}"},
+    yield from _pushgateway(
+        folder, [f"--web.config.file={config}"], {"Authorization": f"Basic {token}"}
     )
 
 

@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pipeline_testkit.errors import DeltaJarsUnavailableError, SparkExtraMissingError
+
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
@@ -20,8 +22,27 @@ DEFAULT_IVY_DIR = Path.home() / ".cache" / "pipeline-testkit" / "ivy"
 SCALA_VERSION = "2.13"
 
 
-class DeltaJarsUnavailableError(RuntimeError):
-    """The Delta Lake jars could not be loaded, so no Spark session with Delta was started."""
+def require_spark_extra() -> None:
+    """Check that pyspark and delta-spark (the testkit's ``spark`` extra) are importable.
+
+    Packages that never start Spark (etl-metrics) depend on plain ``pipeline-testkit`` so their
+    test venvs prove they run without pyspark; this turns a stray use of the ``spark`` fixture
+    there into a message saying what to declare instead of a bare import error.
+
+    Raises:
+        SparkExtraMissingError: pyspark or delta-spark is missing.
+    """
+    try:
+        import delta  # noqa: F401
+        import pyspark  # noqa: F401
+    except ModuleNotFoundError as exc:
+        raise SparkExtraMissingError(
+            f"Spark with Delta Lake needs pyspark and delta-spark, but {exc.name!r} is not "
+            "installed in this environment. Declare 'pipeline-testkit[spark]' (not plain "
+            "'pipeline-testkit') in this package's dev dependency group, run 'uv lock' at the "
+            "repository root and recreate the test venv (nox without -R).",
+            name=exc.name,
+        ) from exc
 
 
 def delta_maven_coordinate() -> str:
@@ -102,9 +123,11 @@ def local_spark_session(
         The active session (``getOrCreate`` semantics: one per process).
 
     Raises:
+        SparkExtraMissingError: pyspark or delta-spark is not installed (no ``spark`` extra).
         DeltaJarsUnavailableError: Java or the Delta jars could not be loaded; the message says
             which artifact and how to point at local jar files.
     """
+    require_spark_extra()
     from pyspark.errors import PySparkRuntimeError
     from pyspark.sql import SparkSession
 

@@ -21,7 +21,11 @@ _ENFORCE_ENV = "BENCH_ENFORCE"
 
 @pytest.fixture(scope="session")
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkSession]:
-    """One local SparkSession with Delta Lake for the whole test process."""
+    """One local SparkSession with Delta Lake for the whole test process.
+
+    Needs ``pipeline-testkit[spark]``; without it the fixture errors with
+    ``SparkExtraMissingError`` saying what to declare.
+    """
     from pipeline_testkit._spark import local_spark_session
 
     session = local_spark_session(warehouse_dir=tmp_path_factory.mktemp("spark"))
