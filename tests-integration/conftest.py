@@ -1,6 +1,6 @@
 """Fixtures starting REAL Prometheus and Pushgateway servers (Debian packages) on 127.0.0.1.
 
-The testkit's ``running_server`` gives each a free port and a log file, polls it until ready
+The testkit's ``start_server`` gives each a free port and a log file, polls it until ready
 (bounded) and stops it by PID at the end; a missing binary fails with the apt-get command that
 installs it.
 """
@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline_testkit.servers import RunningServer, running_server
+from pipeline_testkit.servers import RunningServer, start_server
 
 READY_TIMEOUT_S = 30.0
 
@@ -19,7 +19,7 @@ READY_TIMEOUT_S = 30.0
 @pytest.fixture(scope="session")
 def pushgateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """A real Pushgateway on a free 127.0.0.1 port."""
-    with running_server(
+    with start_server(
         "prometheus-pushgateway",
         lambda address: [f"--web.listen-address={address}"],
         log_dir=tmp_path_factory.mktemp("pushgateway"),
@@ -45,7 +45,7 @@ def prometheus(
         "    static_configs:\n"
         f"      - targets: ['{pushgateway.address}']\n"
     )
-    with running_server(
+    with start_server(
         "prometheus",
         lambda address: [
             f"--config.file={config}",

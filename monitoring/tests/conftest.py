@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline_testkit.servers import find_binary, running_server
+from pipeline_testkit.servers import find_binary, start_server
 
 MONITORING = Path(__file__).resolve().parents[1]
 
@@ -143,7 +143,7 @@ def serve(binary: str, args: Callable[[str], list[str]], log_dir: Path) -> Itera
         args: Given ``127.0.0.1:<port>``, the command-line arguments.
         log_dir: Folder for the server's log, quoted if it fails to start.
     """
-    with running_server(binary, args, log_dir=log_dir, timeout=20) as server:
+    with start_server(binary, args, log_dir=log_dir, timeout=20) as server:
         yield server.url
 
 

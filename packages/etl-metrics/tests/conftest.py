@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
 from etl_metrics import EtlMetrics
-from pipeline_testkit.servers import RunningServer, free_port, running_server
+from pipeline_testkit.servers import RunningServer, free_port, start_server
 
 READY_TIMEOUT_S = 15.0
 
@@ -92,7 +92,7 @@ def _pushgateway(
     folder: Path, extra_args: list[str], headers: dict[str, str]
 ) -> Iterator[Pushgateway]:
     """Run an in-memory Pushgateway with the admin API on, stopped by PID at the end."""
-    with running_server(
+    with start_server(
         "prometheus-pushgateway",
         lambda address: [
             f"--web.listen-address={address}",

@@ -22,7 +22,6 @@ from pipeline_testkit import (
     ServerStartError,
     find_binary,
     free_port,
-    running_server,
     start_server,
 )
 from pipeline_testkit.servers import DEBIAN_PACKAGES
@@ -155,7 +154,7 @@ class TestRunningServer:
         """The server answers on its 127.0.0.1 URL inside the block and its PID is gone after."""
         (tmp_path / "www").mkdir()
         (tmp_path / "www" / "hello.txt").write_text("hi there")
-        with running_server(
+        with start_server(
             PYTHON,
             _http_server_args(tmp_path / "www"),
             log_dir=tmp_path / "logs",
@@ -175,7 +174,7 @@ class TestRunningServer:
 
     def test_readiness_request_carries_the_headers(self, tmp_path: Path, auth_script: Path) -> None:
         """A server requiring auth becomes ready with ready_headers and answers authorised GETs."""
-        with running_server(
+        with start_server(
             PYTHON,
             lambda address: [str(auth_script), address],
             log_dir=tmp_path,
@@ -220,7 +219,7 @@ class TestRunningServer:
         script = tmp_path / "race.py"
         script.write_text(PORT_RACE_SERVER)
         marker = tmp_path / "marker"
-        with running_server(
+        with start_server(
             PYTHON,
             lambda address: [str(script), address, str(marker), "once"],
             log_dir=tmp_path / "logs",
@@ -268,7 +267,7 @@ class TestRunningServer:
 
     def test_log_tail_is_empty_when_the_log_is_gone(self, tmp_path: Path) -> None:
         """A deleted log file reads as an empty tail instead of failing the error path."""
-        with running_server(
+        with start_server(
             PYTHON, _http_server_args(tmp_path), log_dir=tmp_path / "logs", ready_path="/"
         ) as server:
             assert isinstance(server, RunningServer)

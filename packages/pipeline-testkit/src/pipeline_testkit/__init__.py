@@ -25,7 +25,6 @@ from pipeline_testkit.servers import (
     RunningServer,
     find_binary,
     free_port,
-    running_server,
     start_server,
 )
 
@@ -46,7 +45,6 @@ __all__ = [
     "free_port",
     "local_spark_session",
     "require_spark_extra",
-    "running_server",
     "scaled",
     "start_server",
 ]

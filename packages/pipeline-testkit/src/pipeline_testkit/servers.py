@@ -1,14 +1,14 @@
 """Start real server binaries (Prometheus, Pushgateway, Alertmanager) on 127.0.0.1 for tests.
 
 Suites keep their own fixtures (flags, config files, auth differ) and build them on
-:func:`running_server`: it finds the binary (or says which Debian package provides it), starts
+:func:`start_server`: it finds the binary (or says which Debian package provides it), starts
 it on a free loopback port with its output captured to a log file, polls a readiness path until
 it answers, and stops the process by PID afterwards. A server that dies at start, or never gets
 ready, raises :class:`~pipeline_testkit.errors.ServerStartError` with the end of its log.
 
 Example (in a session-scoped fixture)::
 
-    with running_server(
+    with start_server(
         "prometheus-pushgateway",
         lambda address: [f"--web.listen-address={address}", "--persistence.file="],
         log_dir=tmp_path_factory.mktemp("pushgateway"),
@@ -24,8 +24,7 @@ import socket
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -38,7 +37,6 @@ __all__ = [
     "RunningServer",
     "find_binary",
     "free_port",
-    "running_server",
     "start_server",
 ]
 
@@ -108,7 +106,7 @@ def find_binary(name: str, *, package: str | None = None) -> str:
 
 @dataclass(frozen=True)
 class RunningServer:
-    """A server process started by :func:`start_server`.
+    """A server process started by :func:`start_server`; as a context manager, stopped on exit.
 
     Attributes:
         name: The binary's name, used in messages.
@@ -163,6 +161,12 @@ class RunningServer:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return str(response.read().decode("utf-8"))
 
+    def __enter__(self) -> RunningServer:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the process (SIGTERM to its PID), killing it if it outlives ``timeout``."""
         if self.process.poll() is not None:
@@ -208,7 +212,8 @@ def start_server(
 ) -> RunningServer:
     """Start ``binary`` on a free 127.0.0.1 port and return once it answers ``ready_path``.
 
-    The caller must :meth:`~RunningServer.stop` it; :func:`running_server` does so itself.
+    Use the result as a context manager (``with start_server(...) as server:``) to stop it by
+    PID at the end of the block, or call :meth:`~RunningServer.stop` yourself.
 
     Args:
         binary: Executable name, looked up on ``PATH``.
@@ -253,50 +258,3 @@ def start_server(
             f"{name} ({executable}) on {address} {problem}. "
             f"End of its log {log_path}:\n{tail or '(empty)'}"
         )
-
-
-@contextmanager
-def running_server(
-    binary: str,
-    args: ArgsFor,
-    *,
-    log_dir: Path,
-    ready_path: str = "/-/ready",
-    ready_headers: Mapping[str, str] | None = None,
-    timeout: float = 30.0,
-    package: str | None = None,
-    attempts: int = 3,
-) -> Iterator[RunningServer]:
-    """Run a server for the ``with`` block: :func:`start_server`, then stop it by PID.
-
-    Args:
-        binary: Executable name, looked up on ``PATH``.
-        args: Given the ``127.0.0.1:<port>`` address, the command-line arguments.
-        log_dir: Folder for the log file(s) capturing stdout and stderr.
-        ready_path: Path that answers with a success status once the server is ready.
-        ready_headers: Headers for the readiness request (for a server requiring auth).
-        timeout: Seconds to wait for readiness.
-        package: Debian package providing ``binary``, for the missing-binary message.
-        attempts: Starts to try when the port was taken between probing and binding.
-
-    Yields:
-        The ready server.
-
-    Raises:
-        ServerBinaryMissingError: ``binary`` is not on ``PATH``.
-        ServerStartError: The process exited at start or was not ready within ``timeout``.
-    """
-    server = start_server(
-        binary,
-        args,
-        log_dir=log_dir,
-        ready_path=ready_path,
-        ready_headers=ready_headers,
-        timeout=timeout,
-        package=package,
-        attempts=attempts,
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
