@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from delta.exceptions import ConcurrentAppendException
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from delta_safe_writer import SafeDeltaWriter, UnsafeWriteError
+from delta_safe_writer import (
+    ReconciliationError,
+    SafeDeltaWriter,
+    SchemaMismatchError,
+    UnsafeWriteError,
+    WriteContext,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -143,13 +152,14 @@ class TestOverwritePartitions:
     def test_empty_input_is_skipped(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
     ) -> None:
-        """An empty replacement makes no commit."""
+        """An empty replacement makes no commit unless allowed, and the reason says how."""
         writer.append(spark.createDataFrame(START, SCHEMA), table_path)
         result = writer.overwrite_partitions(
             spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'"
         )
 
         assert result.skipped
+        assert "allow_empty=True" in (result.reason or "")
         assert table_versions(table_path) == [0]
 
     def test_rerun_of_batch_is_skipped(
@@ -176,3 +186,284 @@ class TestOverwritePartitions:
                 spark.createDataFrame([("d1", 1)], SCHEMA), table_path, "nope = 1"
             )
         assert not isinstance(info.value, UnsafeWriteError)
+
+
+def partition_columns(spark: SparkSession, target: str) -> list[str]:
+    """The table's partition columns, from its Delta metadata."""
+    return list(DeltaTable.forPath(spark, target).detail().collect()[0]["partitionColumns"])
+
+
+class TestEmptyReplacement:
+    def test_allowed_empty_replacement_deletes_selected_rows_in_one_commit(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """allow_empty removes exactly the selected partition's rows in ONE DELETE commit."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path, partition_by=["day"])
+
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([], SCHEMA),
+            table_path,
+            "day = 'd1'",
+            allow_empty=True,
+            run_id="r1",
+        )
+
+        assert table_rows(table_path) == [("d2", 3)]
+        history = writer.history(table_path)
+        assert [h["version"] for h in history] == [1, 0]
+        assert history[0]["operation"] == "DELETE"
+        meta = history[0]["writer_metadata"]
+        assert (meta["operation"], meta["run_id"]) == ("overwrite_partitions", "r1")
+        assert meta["replace_where"] == "day = 'd1'"
+        assert (result.version, result.skipped, result.operation) == (
+            1,
+            False,
+            "overwrite_partitions",
+        )
+        # Partition files are dropped whole: nothing copied, nothing added.
+        assert (result.rows_deleted, result.rows_inserted, result.rows_output) == (2, 0, 0)
+        assert (result.rows_copied, result.source_rows) == (0, 0)
+
+    def test_data_predicate_keeps_other_rows_of_rewritten_files(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """On a column that is no partition, rows sharing a file with deleted ones survive."""
+        writer.append(spark.createDataFrame(START, SCHEMA).coalesce(1), table_path)
+
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'", allow_empty=True
+        )
+
+        assert table_rows(table_path) == [("d2", 3)]
+        assert (result.rows_deleted, result.rows_copied, result.rows_output) == (2, 1, 1)
+        assert result.rows_inserted == 0
+
+    def test_rerun_of_batch_is_skipped(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_name: str, table_versions
+    ) -> None:
+        """The same empty batch on a catalog table commits once; the rerun is skipped."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_name)
+        empty = spark.createDataFrame([], SCHEMA)
+        # A row of the cleared day arriving after the batch must survive its rerun.
+        first = writer.overwrite_partitions(
+            empty, table_name, "day = 'd1'", allow_empty=True, batch_id=7
+        )
+        writer.append(spark.createDataFrame([("d1", 5)], SCHEMA), table_name)
+
+        second = writer.overwrite_partitions(
+            empty, table_name, "day = 'd1'", allow_empty=True, batch_id=7
+        )
+
+        assert first.version == 2
+        assert first.batch_id == 7
+        assert second.skipped
+        assert "already committed" in (second.reason or "")
+        assert table_versions(table_name) == [0, 1, 2, 3]
+        assert spark.table(table_name).where("day = 'd1'").count() == 1
+
+    def test_nothing_selected_makes_no_commit(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """An allowed empty replacement of rows that do not exist commits nothing."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([], SCHEMA), table_path, "day = 'd9'", allow_empty=True
+        )
+
+        assert result.skipped
+        assert "no rows match replace_where" in (result.reason or "")
+        assert table_versions(table_path) == [0]
+
+    def test_missing_table_is_not_created(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """There is nothing to remove from a table that does not exist: skipped, no table."""
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([], SCHEMA),
+            table_path,
+            "day = 'd1'",
+            allow_empty=True,
+            partition_by=["day"],
+        )
+
+        assert result.skipped
+        assert "does not exist" in (result.reason or "")
+        assert not DeltaTable.isDeltaTable(spark, table_path)
+
+    def test_failing_post_hook_restores_the_deleted_rows(
+        self, spark: SparkSession, table_path: str, table_rows
+    ) -> None:
+        """Hooks see the DELETE's result; a failing post-hook restores the rows it removed."""
+        seen: list[WriteContext] = []
+
+        def refuse(context: WriteContext) -> None:
+            seen.append(context)
+            raise RuntimeError("gold must not lose a day")
+
+        SafeDeltaWriter(spark).append(spark.createDataFrame(START, SCHEMA), table_path)
+        writer = SafeDeltaWriter(spark, pre_hooks=[seen.append], post_hooks=[refuse])
+
+        with pytest.raises(RuntimeError, match="must not lose") as info:
+            writer.overwrite_partitions(
+                spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'", allow_empty=True
+            )
+
+        assert [c.result is None for c in seen] == [True, False]
+        assert seen[1].result is not None
+        assert seen[1].result.rows_deleted == 2
+        assert table_rows(table_path) == sorted(START)
+        assert "restored to version 0" in " ".join(info.value.__notes__)
+
+    def test_conflict_is_retried(
+        self,
+        spark: SparkSession,
+        writer: SafeDeltaWriter,
+        table_path: str,
+        table_rows,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A Delta conflict on the DELETE is retried like any commit."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+        real_delete = DeltaTable.delete
+        failures = iter([ConcurrentAppendException("Files were added by a concurrent update.")])
+
+        def flaky_delete(self: DeltaTable, *args: Any, **kwargs: Any) -> None:
+            error = next(failures, None)
+            if error is not None:
+                raise error
+            real_delete(self, *args, **kwargs)
+
+        monkeypatch.setattr(DeltaTable, "delete", flaky_delete)
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'", allow_empty=True
+        )
+
+        assert result.attempts == 2
+        assert table_rows(table_path) == [("d2", 3)]
+
+    def test_inserted_rows_fail_reconciliation(
+        self,
+        spark: SparkSession,
+        writer: SafeDeltaWriter,
+        table_path: str,
+        table_rows,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        """A commit that adds new rows for an empty replacement does not reconcile: rolled back."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+        real_delete = DeltaTable.delete
+
+        def delete_and_sneak_in(self: DeltaTable, *args: Any, **kwargs: Any) -> None:
+            # Stands in for a commit that is not the pure delete the empty input implies.
+            del self, args, kwargs
+            spark.createDataFrame([("d1", 99)], SCHEMA).write.format("delta").mode(
+                "overwrite"
+            ).option("replaceWhere", "day = 'd1'").option(
+                "userMetadata", spark.conf.get("spark.databricks.delta.commitInfo.userMetadata")
+            ).save(table_path)
+
+        monkeypatch.setattr(DeltaTable, "delete", delete_and_sneak_in)
+        with pytest.raises(ReconciliationError, match="only removes rows") as info:
+            writer.overwrite_partitions(
+                spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'", allow_empty=True
+            )
+        monkeypatch.setattr(DeltaTable, "delete", real_delete)
+
+        assert info.value.actual["rows inserted"] == 1
+        assert table_rows(table_path) == sorted(START)
+
+
+class TestOverwritePartitionsPartitionBy:
+    def test_creates_a_partitioned_table_in_one_commit(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """On a missing table partition_by creates it partitioned, in the write's commit."""
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([("d1", 1), ("d1", 2)], SCHEMA),
+            table_path,
+            "day = 'd1'",
+            partition_by=["day"],
+        )
+
+        assert result.version == 0
+        assert result.rows_inserted == 2
+        assert table_versions(table_path) == [0]
+        assert partition_columns(spark, table_path) == ["day"]
+
+    def test_creating_still_refuses_rows_outside_the_predicate(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """The scope check applies to the creating write: refused, no table created."""
+        with pytest.raises(UnsafeWriteError, match="fall outside"):
+            writer.overwrite_partitions(
+                spark.createDataFrame([("d1", 1), ("d2", 2)], SCHEMA),
+                table_path,
+                "day = 'd1'",
+                partition_by=["day"],
+            )
+        assert not DeltaTable.isDeltaTable(spark, table_path)
+
+    def test_catalog_table_is_created_partitioned(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_name: str, table_rows
+    ) -> None:
+        """A new catalog table gets the partitioning too, then later days replace by it."""
+        writer.overwrite_partitions(
+            spark.createDataFrame([("d1", 1)], SCHEMA),
+            table_name,
+            "day = 'd1'",
+            partition_by=["day"],
+        )
+        writer.overwrite_partitions(
+            spark.createDataFrame([("d2", 2)], SCHEMA),
+            table_name,
+            "day = 'd2'",
+            partition_by=["day"],
+        )
+
+        detail = DeltaTable.forName(spark, table_name).detail().collect()[0]
+        assert list(detail["partitionColumns"]) == ["day"]
+        assert table_rows(table_name) == [("d1", 1), ("d2", 2)]
+
+    def test_existing_table_with_same_partitioning_is_accepted(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """partition_by equal to the table's (in any case) is a no-op check."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path, partition_by=["day"])
+
+        writer.overwrite_partitions(
+            spark.createDataFrame([("d1", 10)], SCHEMA),
+            table_path,
+            "day = 'd1'",
+            partition_by=["DAY"],
+        )
+
+        assert table_rows(table_path) == [("d1", 10), ("d2", 3)]
+
+    def test_different_partitioning_is_refused(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """partition_by differing from an existing table's partitioning is refused, no commit."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+
+        with pytest.raises(SchemaMismatchError, match="partitioned by nothing") as info:
+            writer.overwrite_partitions(
+                spark.createDataFrame([("d1", 10)], SCHEMA),
+                table_path,
+                "day = 'd1'",
+                partition_by=["day"],
+            )
+        assert info.value.incoming_type == "day"
+        assert table_versions(table_path) == [0]
+
+    def test_unknown_partition_column_is_refused(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """A partition column the DataFrame lacks is named before any Spark job."""
+        with pytest.raises(ValueError, match="partition_by names column"):
+            writer.overwrite_partitions(
+                spark.createDataFrame([("d1", 1)], SCHEMA),
+                table_path,
+                "day = 'd1'",
+                partition_by=["month"],
+            )

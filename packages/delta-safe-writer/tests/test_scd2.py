@@ -10,7 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyspark.sql import SparkSession
 
-from delta_safe_writer import DuplicateKeyError, SafeDeltaWriter, SchemaMismatchError
+from delta_safe_writer import (
+    DuplicateKeyError,
+    OutOfOrderChangeError,
+    SafeDeltaWriter,
+    SafeWriteError,
+    SchemaMismatchError,
+)
 
 pytestmark = pytest.mark.spark
 
@@ -19,6 +25,7 @@ T1 = dt.datetime(2024, 1, 1)
 T2 = dt.datetime(2024, 2, 1)
 T3 = dt.datetime(2024, 3, 1)
 HISTORY = ("id", "v", "valid_from", "valid_to", "is_current")
+TIMED = "id INT, v STRING, changed_at TIMESTAMP"
 
 Version = tuple[Any, ...]
 
@@ -296,3 +303,177 @@ class TestScd2MatchesReference:
             expected = reference_scd2(expected, batch, at, delete_missing=delete_missing)
 
         assert table_history(spark, path) == as_tuples(expected)
+
+
+def load_timed(
+    writer: SafeDeltaWriter, spark: SparkSession, path: str, rows: list[tuple[Any, ...]]
+) -> None:
+    """Apply one batch of (id, v, changed_at) rows with effective_at from the column."""
+    writer.scd2_merge(
+        spark.createDataFrame(rows, TIMED),
+        path,
+        ["id"],
+        tracked_columns=["v"],
+        effective_at="changed_at",
+    )
+
+
+class TestScd2OutOfOrder:
+    def test_change_before_current_version_is_refused(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """A change effective before the current valid_from is refused with a sample; no write."""
+        load_timed(writer, spark, table_path, [(1, "a", T2), (2, "b", T2), (3, "c", T1)])
+        late = [(1, "A", T1), (2, "B", T3), (3, "C", T1), (4, "d", T1)]
+
+        with pytest.raises(OutOfOrderChangeError) as info:
+            load_timed(writer, spark, table_path, late)
+
+        error = info.value
+        assert isinstance(error, SafeWriteError)
+        assert (error.table, error.keys, error.effective_at) == (table_path, ("id",), "changed_at")
+        # Key 3 changes exactly at its valid_from (zero-length); 2 is later, 4 is new.
+        assert error.out_of_order_keys == 2
+        assert list(error.sample) == [
+            {"id": 1, "effective_at": T1, "current_valid_from": T2},
+            {"id": 3, "effective_at": T1, "current_valid_from": T1},
+        ]
+        message = str(error)
+        assert table_path in message
+        assert "2 key(s) on id" in message
+        assert "Replay the changes in effective-time order" in message
+        assert table_versions(table_path) == [0]
+        assert table_history(spark, table_path) == [
+            (1, "a", T2, None, True),
+            (2, "b", T2, None, True),
+            (3, "c", T1, None, True),
+        ]
+
+    def test_unchanged_values_at_or_before_valid_from_are_no_change(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """A replayed row equal to the current version is not a change, whatever its time."""
+        load_timed(writer, spark, table_path, [(1, "a", T2), (2, "b", T2)])
+
+        result = writer.scd2_merge(
+            spark.createDataFrame([(1, "a", T1), (2, "b", T2)], TIMED),
+            table_path,
+            ["id"],
+            tracked_columns=["v"],
+            effective_at="changed_at",
+        )
+
+        assert (result.rows_inserted, result.rows_updated) == (0, 0)
+        assert table_history(spark, table_path) == [
+            (1, "a", T2, None, True),
+            (2, "b", T2, None, True),
+        ]
+
+    def test_batch_time_at_current_valid_from_is_refused(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
+    ) -> None:
+        """A datetime effective_at equal to a changed key's valid_from is refused too."""
+        first = spark.createDataFrame([(1, "a", "x"), (2, "b", "y")], SCHEMA)
+        writer.scd2_merge(first, table_path, ["id"], tracked_columns=["v"], effective_at=T2)
+
+        with pytest.raises(OutOfOrderChangeError, match=r"effective_at='2024-02-01T00:00:00'"):
+            writer.scd2_merge(
+                spark.createDataFrame([(1, "A", "x")], SCHEMA),
+                table_path,
+                ["id"],
+                tracked_columns=["v"],
+                effective_at=T2,
+            )
+
+    def test_closing_a_missing_key_before_its_valid_from_is_refused(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """With delete_missing, a snapshot dated before an absent key's version is refused."""
+        writer.scd2_merge(
+            spark.createDataFrame([(1, "a", "x")], SCHEMA),
+            table_path,
+            ["id"],
+            tracked_columns=["v"],
+            effective_at=T1,
+        )
+        writer.scd2_merge(
+            spark.createDataFrame([(1, "a", "x"), (2, "b", "y")], SCHEMA),
+            table_path,
+            ["id"],
+            tracked_columns=["v"],
+            effective_at=T3,
+        )
+
+        with pytest.raises(OutOfOrderChangeError, match="missing from the snapshot") as info:
+            writer.scd2_merge(
+                spark.createDataFrame([(1, "a", "x")], SCHEMA),
+                table_path,
+                ["id"],
+                tracked_columns=["v"],
+                effective_at=dt.date(2024, 2, 1),
+                delete_missing=True,
+            )
+
+        assert info.value.sample == ({"id": 2, "effective_at": None, "current_valid_from": T3},)
+        assert info.value.effective_at == "2024-02-01"
+        assert table_versions(table_path) == [0, 1]
+
+
+timed_batches = st.lists(
+    st.dictionaries(
+        st.integers(0, 4),
+        st.tuples(st.sampled_from(["a", "b"]), st.sampled_from([T1, T2, T3])),
+        min_size=1,
+        max_size=4,
+    ),
+    min_size=2,
+    max_size=3,
+)
+
+
+def reference_timed(
+    history: list[dict[str, Any]], batch: dict[int, tuple[str, dt.datetime]]
+) -> list[dict[str, Any]] | None:
+    """Naive SCD2 with per-row times; None when some change is not after its current start."""
+    out = [dict(r) for r in history]
+    current = {r["id"]: r for r in out if r["is_current"]}
+    for key, (value, at) in batch.items():
+        row = current.get(key)
+        if row is not None and row["v"] == value:
+            continue
+        if row is not None:
+            if at <= row["valid_from"]:
+                return None
+            row.update(valid_to=at, is_current=False)
+        out.append({"id": key, "v": value, "valid_from": at, "valid_to": None, "is_current": True})
+    return out
+
+
+class TestScd2OutOfOrderMatchesReference:
+    @settings(
+        max_examples=15,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(batches=timed_batches)
+    def test_property_refuses_exactly_the_late_batches(
+        self,
+        *,
+        spark: SparkSession,
+        writer: SafeDeltaWriter,
+        tmp_path_factory: pytest.TempPathFactory,
+        batches: list[dict[int, tuple[str, dt.datetime]]],
+    ) -> None:
+        """Batches with per-row times: refused exactly when the reference finds a late change."""
+        path = str(tmp_path_factory.mktemp("scd2late") / "t")
+        expected: list[dict[str, Any]] = []
+        for batch in batches:
+            rows = [(key, value, at) for key, (value, at) in sorted(batch.items())]
+            applied = reference_timed(expected, batch)
+            if applied is None:
+                with pytest.raises(OutOfOrderChangeError):
+                    load_timed(writer, spark, path, rows)
+            else:
+                load_timed(writer, spark, path, rows)
+                expected = applied
+            assert table_history(spark, path) == as_tuples(expected)

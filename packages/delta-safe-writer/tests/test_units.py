@@ -46,6 +46,14 @@ class TestWriteResult:
         assert result.rows_deleted == 3
         assert result.rows_updated is None
 
+    def test_delete_metrics_insert_nothing(self) -> None:
+        """A DELETE reports no output rows: inserted is 0 and output is its copied rows."""
+        metrics = {"numDeletedRows": "3", "numCopiedRows": "2", "numRemovedFiles": "1"}
+        result = WriteResult.from_metrics("overwrite_partitions", "t", 2, metrics)
+
+        assert (result.rows_deleted, result.rows_inserted) == (3, 0)
+        assert (result.rows_output, result.rows_copied) == (2, 2)
+
     def test_restore_metrics_leave_rows_unknown(self) -> None:
         """A RESTORE reports files, not rows: every row field stays None."""
         result = WriteResult.from_metrics("restore", "t", 4, {"numRestoredFiles": "2"})

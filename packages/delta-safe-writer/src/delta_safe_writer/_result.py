@@ -34,7 +34,8 @@ class WriteResult:
         rows_updated: Rows updated in place (``numTargetRowsUpdated``).
         rows_deleted: Rows deleted (``numTargetRowsDeleted`` / ``numDeletedRows``).
         rows_copied: Unchanged rows Delta rewrote (``numTargetRowsCopied`` / ``numCopiedRows``).
-        rows_output: Rows in the files the commit added (``numOutputRows``).
+        rows_output: Rows in the files the commit added (``numOutputRows``; for a DELETE,
+            the ``numCopiedRows`` it rewrote).
         source_rows: Rows in the input, when known without an extra scan.
         duration_s: Wall-clock seconds for the whole call, checks included.
         attempts: How many commit attempts were made (more than 1 after conflicts).
@@ -87,6 +88,10 @@ class WriteResult:
             # A replaceWhere on non-partition columns rewrites files: copied rows are output
             # again without being new.
             inserted = output - (_metric(metrics, "numCopiedRows") or 0)
+        if inserted is None and output is None and "numDeletedRows" in metrics:
+            # A DELETE reports no output rows: the files it adds hold only copied rows.
+            inserted = 0
+            output = _metric(metrics, "numCopiedRows") or 0
         return cls(
             operation=operation,
             target=target,

@@ -10,13 +10,15 @@ from typing import TYPE_CHECKING
 
 from pyspark.sql import functions as sf
 
-from delta_safe_writer._checks import quote
+from delta_safe_writer._checks import SAMPLE_SIZE, quote
+from delta_safe_writer.errors import OutOfOrderChangeError
 
 if TYPE_CHECKING:
     from delta.tables import DeltaMergeBuilder, DeltaTable
     from pyspark.sql import Column, DataFrame
 
 EFFECTIVE = "_dsw_effective_at"
+PRESENT = "_dsw_present"
 MERGE_KEY_PREFIX = "_dsw_merge_key_"
 
 EffectiveAt = dt.datetime | dt.date | str
@@ -94,6 +96,109 @@ def staged_source(
         "*",
     )
     return keyed.unionByName(unkeyed)
+
+
+def out_of_order_changes(
+    df: DataFrame,
+    *,
+    table: DeltaTable,
+    keys: Sequence[str],
+    tracked: Sequence[str],
+    effective_at: EffectiveAt,
+    columns: Scd2Columns,
+    close_missing_at: dt.datetime | dt.date | None,
+) -> DataFrame:
+    """Current rows the batch would close at or before their ``valid_from``, one per key.
+
+    A row is out of order when its key's tracked values changed and the change is effective
+    at or before the current version's start (closing it would leave a zero-length or
+    inverted interval and a new version overlapping the old ones), or, with
+    ``close_missing_at``, when its key is absent from the snapshot and it started at or
+    after that time. Unchanged rows are never out of order: the MERGE leaves them alone.
+
+    Returns:
+        A lazy frame of the key columns, ``effective_at`` (NULL for keys closed as missing)
+        and ``current_valid_from``; nothing is computed until it is counted.
+    """
+    valid_from = sf.col(f"t.{quote(columns.valid_from)}")
+    current = table.toDF().filter(sf.col(quote(columns.is_current)))
+    if not isinstance(effective_at, str):
+        # With one effective time for the batch, only versions starting at or after it can
+        # be out of order: filtering first lets Delta skip files by their valid_from stats.
+        current = current.filter(
+            sf.col(quote(columns.valid_from)) >= effective_column(effective_at)
+        )
+    wanted = {k.lower(): k for k in tracked} | {k.lower(): k for k in keys}
+    source = df.select(
+        *[sf.col(quote(c)) for c in wanted.values()],
+        effective_column(effective_at).alias(EFFECTIVE),
+        sf.lit(True).alias(PRESENT),
+    )
+    on = reduce(
+        lambda a, b: a & b,
+        [sf.col(f"s.{quote(k)}") == sf.col(f"t.{quote(k)}") for k in keys],
+    )
+    present = sf.col(f"s.{PRESENT}").isNotNull()
+    late = (
+        present
+        & (sf.col(f"s.{EFFECTIVE}") <= valid_from)
+        & sf.expr(_changed_condition(tracked, "s", "t"))
+    )
+    how = "inner"
+    if close_missing_at is not None:
+        how = "left"
+        late = late | (~present & (sf.lit(close_missing_at).cast("timestamp") <= valid_from))
+    return (
+        current.alias("t")
+        .join(source.alias("s"), on, how)
+        .filter(late)
+        .select(
+            *[sf.col(f"t.{quote(k)}").alias(k) for k in keys],
+            sf.col(f"s.{EFFECTIVE}").alias("effective_at"),
+            valid_from.alias("current_valid_from"),
+        )
+    )
+
+
+def raise_for_out_of_order(
+    late: DataFrame,
+    *,
+    table: str,
+    keys: Sequence[str],
+    effective_at: EffectiveAt,
+    delete_missing: bool,
+) -> None:
+    """Count :func:`out_of_order_changes` in one job; when any, sample and raise.
+
+    Raises:
+        OutOfOrderChangeError: Some change is effective at or before its key's current
+            ``valid_from``.
+    """
+    count = late.count()
+    if not count:
+        return
+    sample_rows = late.orderBy(*[sf.col(quote(k)) for k in keys]).limit(SAMPLE_SIZE).collect()
+    sample = [row.asDict() for row in sample_rows]
+    given = effective_at if isinstance(effective_at, str) else effective_at.isoformat()
+    missing = (
+        " or closes a key missing from the snapshot (effective_at None in the sample)"
+        if delete_missing
+        else ""
+    )
+    raise OutOfOrderChangeError(
+        f"Refused scd2_merge into table {table}: for {count} key(s) on "
+        f"{', '.join(keys)} the batch changes a tracked column{missing} effective at or "
+        f"before the valid_from of the key's current row (effective_at={given!r}); sample: "
+        f"{sample}. Closing the current row there would leave a zero-length or overlapping "
+        f"interval in the history. Nothing was written. Replay the changes in effective-time "
+        f"order (hold back or drop rows older than the loaded version), or rebuild the "
+        f"affected keys' history from the full change log.",
+        table=table,
+        keys=keys,
+        effective_at=given,
+        out_of_order_keys=count,
+        sample=sample,
+    )
 
 
 def scd2_builder(

@@ -27,6 +27,8 @@ from delta_safe_writer._scd2 import (
     EffectiveAt,
     Scd2Columns,
     first_load,
+    out_of_order_changes,
+    raise_for_out_of_order,
     scd2_builder,
     staged_source,
 )
@@ -346,6 +348,8 @@ class SafeDeltaWriter:
         target: str,
         replace_where: str,
         *,
+        partition_by: Sequence[str] | None = None,
+        allow_empty: bool = False,
         batch_id: int | None = None,
         run_id: str | None = None,
     ) -> WriteResult:
@@ -355,23 +359,39 @@ class SafeDeltaWriter:
         check runs inside the write job itself (no extra scan); only when it fails does a
         second job count and sample the offending rows for the error.
 
+        An empty ``df`` is skipped unless ``allow_empty=True``: then the rows the predicate
+        selects are removed in ONE Delta ``DELETE`` commit (e.g. a gold date whose source
+        rows all disappeared), with the same batch idempotency, metadata, retries, hooks and
+        rollback as a replacement. Its ``rows_deleted`` comes from Delta's ``numDeletedRows``.
+
         Args:
             df: The replacement rows.
             target: Table path or catalog name.
             replace_where: SQL predicate selecting the rows to replace, e.g.
                 ``"event_date = '2024-01-01'"``.
+            partition_by: Partition columns when the write creates the table (a path table
+                in the same commit as the rows; a catalog table, as in :meth:`append`, gets a
+                metadata-only CREATE TABLE commit first); for an existing table they must
+                equal the table's partitioning. None or empty asks for nothing.
+            allow_empty: Let an empty ``df`` delete the selected rows instead of being
+                skipped. Without it an empty input makes no commit.
             batch_id: Idempotency batch number (see :meth:`append`).
             run_id: Run identifier recorded in ``userMetadata``.
 
         Returns:
-            The committed write, or skipped for an empty input.
+            The committed write, or skipped (empty input without ``allow_empty``, an empty
+            input for a table that does not exist, no row matching an empty replacement,
+            batch already committed).
 
         Raises:
             UnsafeWriteError: The predicate is blank, or rows fall outside it; the table is
                 unchanged.
-            SchemaMismatchError: A type change, or new columns without schema evolution.
+            SchemaMismatchError: A type change, new columns without schema evolution, or a
+                ``partition_by`` different from the table's partitioning.
+            ValueError: ``partition_by`` names a column ``df`` does not have.
             ConcurrentWriteError: Delta conflicts persisted through every retry.
-            ReconciliationError: Delta wrote a different number of rows than ``df`` holds.
+            ReconciliationError: Delta wrote a different number of rows than ``df`` holds, or
+                an empty replacement's commit reports inserted rows.
         """
         call = self._start("overwrite_partitions", target, df, batch_id, run_id)
         if not replace_where or not replace_where.strip():
@@ -382,12 +402,28 @@ class SafeDeltaWriter:
                 table=target,
                 predicate=replace_where,
             )
+        if partition_by:
+            self._check_columns_exist(df, partition_by, target, "partition_by")
         new_columns: list[str] = []
         exists = call.table.exists()
         if exists:
             new_columns = self._check_schema(df, call.table)
+            if partition_by:
+                self._check_partitioning(call.table, partition_by)
         if df.isEmpty():
-            return call.skipped("empty input: nothing to replace with, no commit made", 0)
+            if not allow_empty:
+                return call.skipped(
+                    "empty input: nothing to replace with, no commit made (pass "
+                    "allow_empty=True to delete the rows replace_where selects)",
+                    0,
+                )
+            if not exists:
+                return call.skipped(
+                    f"empty input and table {target} does not exist: no rows to remove, "
+                    f"no commit made",
+                    0,
+                )
+            return self._delete_where(call, replace_where)
         self._run_pre_hooks(call)
         # A failing assert_true aborts the write job before Delta commits: the scope check
         # rides along the write instead of costing its own pass over the data.
@@ -397,11 +433,14 @@ class SafeDeltaWriter:
 
         def attempt() -> None:
             writer = self._dataframe_writer(observed, "overwrite", call, evolve=bool(new_columns))
+            if partition_by and not exists:
+                writer = writer.partitionBy(*partition_by)
             self._save(
                 call,
                 writer.option("replaceWhere", replace_where),
                 exists=exists,
                 schema=df.schema,
+                partition_by=partition_by,
             )
 
         try:
@@ -530,8 +569,19 @@ class SafeDeltaWriter:
         are closed. Columns not in ``tracked_columns`` are stored with new versions but a
         change in them alone does not create one.
 
-        Costs: one aggregation over the source keys (as :meth:`merge`), then the MERGE,
-        whose staged source joins the source with the table's current rows.
+        History only moves forward: a change effective at or before the ``valid_from`` of
+        its key's current row (a late or replayed change) is refused with
+        :class:`~delta_safe_writer.errors.OutOfOrderChangeError` before anything is written,
+        because closing the current row there would leave a zero-length or overlapping
+        interval. That includes a change effective exactly at ``valid_from``. A row whose
+        tracked values equal the current ones is no change, whatever its time: left alone.
+        With ``delete_missing``, closing an absent key at or before its ``valid_from`` is
+        refused the same way.
+
+        Costs: one aggregation over the source keys (as :meth:`merge`); for an existing
+        table one counting job joining the source's keys, tracked columns and effective
+        time with the table's current rows (a sample job only when it finds offenders);
+        then the MERGE, whose staged source joins the source with the current rows again.
 
         Args:
             df: Source rows, at most one per key, without the history columns.
@@ -557,6 +607,8 @@ class SafeDeltaWriter:
                 ``delete_missing`` with a column ``effective_at``).
             MissingKeyError: A key column is missing or some source keys are NULL.
             DuplicateKeyError: Some key occurs more than once in the source.
+            OutOfOrderChangeError: A change (or, with ``delete_missing``, a close) is
+                effective at or before its key's current ``valid_from``.
             SchemaMismatchError: A type change, new columns without schema evolution, or a
                 target lacking the history columns.
             ConcurrentWriteError: Delta conflicts persisted through every retry.
@@ -599,12 +651,29 @@ class SafeDeltaWriter:
                 0,
             )
         raise_for_bad_keys(df, key_list, profile, table=target)
+        close_at = effective_at if delete_missing and not isinstance(effective_at, str) else None
+        if exists:
+            late = out_of_order_changes(
+                df,
+                table=call.table.delta(),
+                keys=key_list,
+                tracked=tracked_columns,
+                effective_at=effective_at,
+                columns=columns,
+                close_missing_at=close_at,
+            )
+            raise_for_out_of_order(
+                late,
+                table=target,
+                keys=key_list,
+                effective_at=effective_at,
+                delete_missing=delete_missing,
+            )
         self._run_pre_hooks(call)
         if not exists:
             return self._create_from(
                 call, first_load(df, effective_at, columns), source_rows=profile.rows
             )
-        close_at = effective_at if delete_missing and not isinstance(effective_at, str) else None
 
         def attempt() -> None:
             with self._dml_confs(call):
@@ -910,6 +979,40 @@ class SafeDeltaWriter:
             )
 
         return self._commit(call, attempt, source_rows=source_rows, reconcile=reconcile)
+
+    def _delete_where(self, call: _Call, predicate: str) -> WriteResult:
+        """An allowed empty replacement: remove the rows ``predicate`` selects in one commit.
+
+        A DELETE rather than an empty replaceWhere overwrite: both commit the removes, but for
+        a predicate on partition columns only the DELETE reports ``numDeletedRows``.
+        """
+        self._run_pre_hooks(call)
+
+        def attempt() -> None:
+            with self._dml_confs(call, replace_where=predicate):
+                call.table.delta().delete(predicate)
+
+        def reconcile(result: WriteResult) -> None:
+            # The input is empty, so nothing may be inserted: files Delta adds to a DELETE
+            # hold only rows copied out of rewritten files. How many rows the predicate
+            # selected is known only to Delta (numDeletedRows), not to the empty input.
+            self._expect(
+                result,
+                {"rows inserted": 0, "rows updated": 0},
+                {
+                    "rows inserted": int(result.rows_inserted or 0),
+                    "rows updated": int(result.rows_updated or 0),
+                },
+                "an empty replacement only removes rows",
+            )
+
+        return self._commit(
+            call,
+            attempt,
+            source_rows=0,
+            reconcile=reconcile,
+            no_commit="empty input: no rows match replace_where, Delta made no commit",
+        )
 
     def _observe(self, df: DataFrame) -> tuple[DataFrame, Observation | None]:
         if not self.count_input_rows:

@@ -95,6 +95,38 @@ class SchemaMismatchError(SafeWriteError):
         self.incoming_type = incoming_type
 
 
+class OutOfOrderChangeError(SafeWriteError):
+    """An SCD2 change takes effect at or before the start of the key's current version.
+
+    Applying it would close the current row at or before it began, leaving an overlapping or
+    zero-length interval in the history. Raised before anything is written.
+
+    Attributes:
+        keys: The business key columns.
+        effective_at: The ``effective_at`` argument (a column name, or the literal as text).
+        out_of_order_keys: How many current rows (one per key) the batch would close at or
+            before their ``valid_from``.
+        sample: Up to five of them: key values, ``effective_at`` and the current ``valid_from``
+            (``effective_at`` is None for a key closed because it is missing from a snapshot).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        keys: Sequence[str],
+        effective_at: str,
+        out_of_order_keys: int,
+        sample: Sequence[dict[str, Any]],
+    ) -> None:
+        super().__init__(message, table=table)
+        self.keys = tuple(keys)
+        self.effective_at = effective_at
+        self.out_of_order_keys = out_of_order_keys
+        self.sample = tuple(sample)
+
+
 class UnsafeWriteError(SafeWriteError):
     """An overwrite was refused: unscoped, or with rows outside its ``replace_where`` predicate.
 
