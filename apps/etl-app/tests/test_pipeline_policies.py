@@ -1,4 +1,4 @@
-"""Run-time policies on small inputs: drift (fail / evolve), gate failure, reconciliation."""
+"""Run-time policies on small inputs: drift, gates, reconciliation, SCD2 order, gold clearing."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import contextlib
 import io
 import json
 import shutil
+from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 import etl_app._cli as cli
+from delta_safe_writer import OutOfOrderChangeError
 from etl_app import HistoryValidationError, ReconciliationError, SchemaDriftError, load_config
-from etl_app._pipeline import run_pipeline
+from etl_app._pipeline import Pipeline, run_pipeline
 from etl_app._resources import resource_path
 
 pytestmark = pytest.mark.spark
@@ -170,19 +173,91 @@ class TestContracts:
         assert not (tmp_path / "out" / "silver" / "orders").exists()
 
 
-class TestScd2Audit:
-    def test_change_older_than_the_current_version_is_rolled_back(
+class TestScd2LateChanges:
+    def test_change_older_than_the_current_version_is_refused(
         self, spark: SparkSession, tmp_path: Path
     ) -> None:
-        """A change effective before the loaded version breaks SCD2 rules: rolled back, reported."""
+        """A change effective before the loaded version is refused by the writer; nothing lands."""
         config = setup_run(tmp_path, ["customers_0001.csv"])
         late = "customer_id,name,email,country,segment,updated_at\n"
         late += "1,Ada Lovelace,ada@old.example,GB,retail,2023-12-31T00:00:00\n"
         (tmp_path / "input" / "customers_0002.csv").write_text(late)
-        with pytest.raises(HistoryValidationError, match="rolled back") as info:
+
+        with pytest.raises(OutOfOrderChangeError, match="customer_id") as info:
             run_pipeline(load_config(config), spark=spark)
-        assert info.value.violations.get("invalid_interval", 0) >= 1
-        dimension = spark.read.format("delta").load(str(tmp_path / "out" / "silver" / "customers"))
-        rows = {(r["customer_id"], r["email"], r["is_current"]) for r in dimension.collect()}
+
+        assert info.value.out_of_order_keys == 1
+        assert info.value.sample[0]["customer_id"] == 1
+        dimension = DeltaTable.forPath(spark, str(tmp_path / "out" / "silver" / "customers"))
+        # Refused before writing: batch 1's commit is the only one, no write + RESTORE pair.
+        assert [r["operation"] for r in dimension.history().collect()] == ["WRITE"]
+        rows = {(r["customer_id"], r["email"], r["is_current"]) for r in dimension.toDF().collect()}
         assert (1, "ada@example.com", True) in rows
         assert not any(email == "ada@old.example" for _, email, _ in rows)
+        assert last_report(tmp_path / "out")["status"] == "failed"
+
+
+class TestScd2Audit:
+    def test_invalid_history_is_rolled_back(self, spark: SparkSession, tmp_path: Path) -> None:
+        """The post-write audit still rolls back a history the writer's checks cannot see."""
+        pipeline = Pipeline(load_config(setup_run(tmp_path, [])), spark)
+        target = pipeline.table_path("silver", "customers")
+        schema = (
+            "customer_id INT, email STRING, valid_from TIMESTAMP, valid_to TIMESTAMP, "
+            "is_current BOOLEAN"
+        )
+        start = datetime(2024, 1, 1)
+        pipeline.writer.append(
+            spark.createDataFrame([(1, "ada@example.com", start, None, True)], schema), target
+        )
+        second_current = spark.createDataFrame(
+            [(1, "ada@new.example", datetime(2024, 1, 2), None, True)], schema
+        )
+
+        with pytest.raises(HistoryValidationError, match="rolled back") as info:
+            pipeline.dimension_writer.append(second_current, target)
+
+        assert info.value.violations.get("current_row_count", 0) >= 1
+        rows = [tuple(r) for r in spark.read.format("delta").load(target).collect()]
+        assert rows == [(1, "ada@example.com", start, None, True)]
+
+
+class TestGoldClearing:
+    def test_date_whose_orders_are_all_cancelled_loses_its_gold_rows(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A date left without revenue orders has no gold rows after the run; others stay."""
+        config = setup_run(tmp_path, ["customers_0001.csv", "orders_0001.json"])
+        run_pipeline(load_config(config), spark=spark)
+        gold = tmp_path / "out" / "gold" / "daily_revenue"
+        first = {r["order_date"] for r in spark.read.format("delta").load(str(gold)).collect()}
+        assert first == {date(2024, 1, 1), date(2024, 1, 2)}
+        assert list(
+            DeltaTable.forPath(spark, str(gold)).detail().collect()[0]["partitionColumns"]
+        ) == ["order_date"]
+        # Order 1004 was 2024-01-02's only revenue order (1005 is pending).
+        cancelled = {
+            "order_id": "1004",
+            "customer_id": "1",
+            "order_ts": "2024-01-02T09:00:00",
+            "amount": "40.00",
+            "status": "cancelled",
+            "country": "GB",
+        }
+        (tmp_path / "input" / "orders_0002.json").write_text(json.dumps(cancelled) + "\n")
+
+        report = run_pipeline(load_config(config), spark=spark)
+
+        rows = spark.read.format("delta").load(str(gold)).collect()
+        assert {r["order_date"] for r in rows} == {date(2024, 1, 1)}
+        assert report.gold_dates == ["2024-01-02"]
+        step = next(s for s in report.steps if s.table == "gold.daily_revenue")
+        assert (step.operation, step.skipped, step.rows_written) == (
+            "overwrite_partitions",
+            None,
+            0,
+        )
+        assert step.version is not None
+        last = DeltaTable.forPath(spark, str(gold)).history(1).collect()[0]
+        assert last["operation"] == "DELETE"
+        assert last["operationMetrics"]["numDeletedRows"] == "1"

@@ -442,22 +442,18 @@ class Pipeline:
             dates = sorted(date.fromisoformat(d) for d in self.ledger.gold_dates)
             revenue = tr.daily_revenue(orders, dates)
             self._check_contract("gold.daily_revenue", revenue)
-            target = self.table_path("gold", "daily_revenue")
-            if self._exists(target):
-                result = self.writer.overwrite_partitions(
-                    revenue, target, tr.dates_predicate("order_date", dates), run_id=self.run_id
-                )
-            else:
-                # The first write creates the table, partitioned by the column later runs
-                # replace by.
-                result = self.writer.append(
-                    revenue, target, partition_by=["order_date"], run_id=self.run_id
-                )
+            # One call creates the table partitioned by the column later runs replace by, and
+            # allow_empty makes a run whose touched dates lost every revenue order delete
+            # their old rows instead of skipping the write.
+            result = self.writer.overwrite_partitions(
+                revenue,
+                self.table_path("gold", "daily_revenue"),
+                tr.dates_predicate("order_date", dates),
+                partition_by=["order_date"],
+                allow_empty=True,
+                run_id=self.run_id,
+            )
             self._record_write("gold", "gold.daily_revenue", result, None, None)
-            if result.skipped:
-                # delta-safe-writer makes no commit for an empty replacement, so dates that lost
-                # all their revenue orders keep their old rows.
-                log.warning("gold_dates_not_cleared", dates=[d.isoformat() for d in dates])
             self.report.gold_dates = [d.isoformat() for d in dates]
         if self.ledger.gold_clv:
             customers = self.spark.read.format("delta").load(self.table_path("silver", "customers"))

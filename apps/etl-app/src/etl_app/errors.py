@@ -55,9 +55,9 @@ class HistoryValidationError(EtlAppError):
         self.violations = dict(violations)
         super().__init__(
             f"{table}: the SCD2 merge produced an invalid history, so the write was rolled back "
-            f"to the previous version: {details}. A change effective before the customer's "
-            "current version (a late arrival older than what is loaded) cannot be appended; "
-            "correct its updated_at at the source or rebuild the dimension from bronze."
+            f"to the previous version: {details}. Late changes are refused before writing, so "
+            "look for rows edited outside the pipeline or a change in the SCD2 settings; "
+            "correct the source rows or rebuild the dimension from bronze."
         )
 
 
