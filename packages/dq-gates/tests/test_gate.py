@@ -197,6 +197,36 @@ class TestCounts:
         assert unique.rows_failed == 5
         assert unique.sample == [1, 5]
 
+    def test_string_samples_are_distinct_failing_values(self, spark: SparkSession) -> None:
+        """A string check samples two different values that really failed, never a passing one."""
+        schema = pa.DataFrameSchema({"s": pa.Column(st.StringType(), pa.Check.isin(["ok"]))})
+        values = ["ok", "X", "ok", "X", "Y", "ok", "Z", "X"]
+        df = spark.createDataFrame([(v,) for v in values], "s string")
+        result = Gate("g", schema, default_action="warn").run(df)
+        sample = result.check("s.isin").sample
+        assert result.check("s.isin").rows_failed == 5
+        assert len(sample) == 2
+        assert len(set(sample)) == 2
+        assert set(sample) <= {"X", "Y", "Z"}
+
+    def test_rare_failure_behind_frequent_ones_is_still_sampled(
+        self, spark: SparkSession, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A check failing once, after more failing rows than the sampler reads, gets its value."""
+        monkeypatch.setattr("dq_gates._gate._SAMPLE_ROWS", 2)
+        schema = pa.DataFrameSchema(
+            {
+                "status": pa.Column(st.StringType(), pa.Check.isin(["NEW"])),
+                "country": pa.Column(st.StringType(), pa.Check.str_length(2, 2)),
+            }
+        )
+        rows = [("BAD", "US")] * 6 + [("NEW", "USA")]
+        df = spark.createDataFrame(rows, "status string, country string").coalesce(1)
+        result = Gate("g", schema, default_action="warn").run(df)
+        assert result.check("status.isin").sample == ["BAD"]
+        assert result.check("country.str_length").sample == ["USA"]
+        assert result.check("country.str_length").rows_failed == 1
+
     def test_composite_key_sample_is_a_mapping(self, spark: SparkSession) -> None:
         """A multi-column key reports duplicates by the whole key."""
         schema = pa.DataFrameSchema(
@@ -351,6 +381,22 @@ class TestActions:
             gate.run(df)
         assert info.value.result.gate_tripped
         assert info.value.result.rows_failing_any == 2
+
+    def test_gate_wide_failure_names_the_checks_behind_it(
+        self, spark: SparkSession, schema: Any
+    ) -> None:
+        """When ``*`` trips, the message lists each failing check with its count and sample."""
+        df = orders(spark, [order(1, country="USA"), order(2, status="LOST"), order(3)])
+        gate = Gate("g", schema, default_action="warn", thresholds={"*": {"max_rows": 1}})
+        with pytest.raises(GateFailedError) as info:
+            gate.run(df)
+        message = str(info.value)
+        assert "1 limit(s) exceeded" in message
+        lines = {line.split()[0]: line for line in message.splitlines()[3:] if line.strip()}
+        assert "'USA'" in lines["country.str_length"]
+        assert "warn" in lines["country.str_length"]
+        assert "'LOST'" in lines["status.isin"]
+        assert "customer_id.greater_than" not in lines
 
 
 class TestPersistence:

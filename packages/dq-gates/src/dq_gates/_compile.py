@@ -185,8 +185,14 @@ def _udf(spec: CheckSpec) -> Callable[[Column], Column]:
     fn = spec.pandera_check._check_fn
     null_result = True if getattr(spec.pandera_check, "ignore_na", True) else None
     # A self-contained lambda: Spark's Python workers need not import dq_gates, and pyspark
-    # reads no (misleading) Arrow UDF type from type hints it does not have.
-    return sf.udf(lambda value: null_result if value is None else bool(fn(value)), BooleanType())
+    # reads no (misleading) Arrow UDF type from type hints it does not have. Row-at-a-time
+    # evaluation, explicitly: Spark 4 may otherwise plan it through Arrow, which needs
+    # pyarrow on every worker.
+    return sf.udf(
+        lambda value: null_result if value is None else bool(fn(value)),
+        BooleanType(),
+        useArrow=False,
+    )
 
 
 def _compiled_builtin(check: Any) -> str | None:

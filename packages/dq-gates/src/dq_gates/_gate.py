@@ -345,6 +345,35 @@ class Gate:
         window = Window.partitionBy(*[sf.col(f"`{k}`") for k in unique[0].keys])
         return df.withColumn(_DUP_COUNT, sf.count(sf.lit(1)).over(window))
 
+    @staticmethod
+    def _with_duplicate_marks(df: DataFrame, specs: list[CheckSpec]) -> DataFrame:
+        """Mark the rows whose key is duplicated, joining the set of duplicated keys.
+
+        For the split, where whole rows are kept: a key window here would shuffle and sort
+        every column of every row, while the duplicated keys are few (or the gate has already
+        failed). The keys are counted by one ``groupBy`` over the key columns alone, and the
+        duplicated ones joined back (null-safe, as the window groups NULL keys together);
+        Spark broadcasts that set when it is small.
+        """
+        unique = [s for s in specs if s.kind is CheckKind.UNIQUE]
+        if not unique:
+            return df
+        keys = unique[0].keys
+        renamed = [sf.col(f"`{k}`").alias(f"_dq_key{i}") for i, k in enumerate(keys)]
+        duplicated = (
+            df.select(*renamed)
+            .groupBy(*[f"_dq_key{i}" for i in range(len(keys))])
+            .count()
+            .filter(sf.col("count") > 1)
+            .select(*[f"_dq_key{i}" for i in range(len(keys))], sf.col("count").alias(_DUP_COUNT))
+        )
+        condition = reduce(
+            lambda a, b: a & b,
+            [sf.col(f"`{k}`").eqNullSafe(sf.col(f"_dq_key{i}")) for i, k in enumerate(keys)],
+        )
+        joined = df.join(duplicated, condition, "left")
+        return joined.withColumn(_DUP_COUNT, sf.coalesce(sf.col(_DUP_COUNT), sf.lit(1)))
+
     def _row_flags(
         self, specs: list[CheckSpec], fails: Mapping[str, Column]
     ) -> tuple[Column, Column, Column]:
@@ -366,13 +395,44 @@ class Gate:
         fails: Mapping[str, Column],
         indexes: list[int],
     ) -> dict[str, Any]:
-        """Smallest and largest failing value of the given checks, from failing rows only."""
+        """Failing values of the given checks, read from the first failing rows found.
+
+        A ``limit`` query: Spark stops reading each partition as soon as it has found enough
+        failing rows, so on data where a check fails often this reads a small part of the
+        input instead of all of it. Checks with no failing row among those (rare failures
+        behind frequent ones) get their smallest and largest failing value from a full pass
+        over the failing rows.
+        """
         any_fail = reduce(lambda a, b: a | b, [fails[specs[i].name] for i in indexes])
-        aggs = []
+        picked = [
+            sf.when(fails[specs[i].name], self._value(specs[i])).alias(f"s{i}") for i in indexes
+        ]
+        found: dict[str, Any] = {}
+        missing = []
+        rows = checked.filter(any_fail).select(*picked).limit(_SAMPLE_ROWS).collect()
         for i in indexes:
-            failing_value = sf.when(fails[specs[i].name], self._value(specs[i]))
-            aggs += [sf.min(failing_value).alias(f"mn{i}"), sf.max(failing_value).alias(f"mx{i}")]
-        return checked.filter(any_fail).agg(*aggs).collect()[0].asDict()
+            seen: list[Any] = []
+            for row in rows:
+                value = row[f"s{i}"]
+                if value is not None and not any(_same(value, v) for v in seen):
+                    seen.append(value)
+                if len(seen) == 2:
+                    break
+            if seen:
+                found[f"mn{i}"], found[f"mx{i}"] = seen[0], seen[-1]
+            else:
+                missing.append(i)
+        if missing:
+            aggs = []
+            for i in missing:
+                failing_value = sf.when(fails[specs[i].name], self._value(specs[i]))
+                aggs += [
+                    sf.min(failing_value).alias(f"mn{i}"),
+                    sf.max(failing_value).alias(f"mx{i}"),
+                ]
+            failing = reduce(lambda a, b: a | b, [fails[specs[i].name] for i in missing])
+            found.update(checked.filter(failing).agg(*aggs).collect()[0].asDict())
+        return found
 
     def _aggregate(
         self,
@@ -499,7 +559,7 @@ class Gate:
         # Checks no row failed cannot flag a row: leave them (and the key window) out. With no
         # row to remove, valid is the input itself and quarantine an empty frame: no extra job.
         live = [s for s in specs if s.name in failed] if rows_removed else []
-        base = self._with_dup_count(df, live)
+        base = self._with_duplicate_marks(df, live)
         fails = {s.name: self._failure(s, dtypes, now) for s in live}
         names = sf.array(*[sf.when(fails[s.name], sf.lit(s.name)) for s in live])
         failed_checks = (
@@ -531,6 +591,8 @@ class Gate:
 
 
 _MASK_BITS = 62
+#: Failing rows the sampling query reads (it stops early once it has this many).
+_SAMPLE_ROWS = 200
 
 
 def _pack(

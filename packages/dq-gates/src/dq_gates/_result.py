@@ -238,21 +238,24 @@ class GateResult:
         """A readable table of the checks that tripped, for ``GateFailedError``."""
         tripped = [c for c in self.checks if c.tripped]
         header = ("check", "action", "failed", "checked", "fraction", "limit", "sample")
-        rows = [header]
-        for c in tripped:
+        rows: list[tuple[str, ...]] = [header]
+
+        def check_row(c: CheckResult, name: str) -> tuple[str, ...]:
             fraction = c.fraction_failed
-            rows.append(
-                (
-                    c.name,
-                    c.action.value,
-                    "?" if c.rows_failed is None else str(c.rows_failed),
-                    str(c.rows_checked),
-                    "?" if fraction is None else f"{fraction:.4%}",
-                    "" if c.threshold is None else c.threshold.describe(),
-                    _sample_text(c),
-                )
+            return (
+                name,
+                c.action.value,
+                "?" if c.rows_failed is None else str(c.rows_failed),
+                str(c.rows_checked),
+                "?" if fraction is None else f"{fraction:.4%}",
+                "" if c.threshold is None else c.threshold.describe(),
+                _sample_text(c),
             )
+
+        rows.extend(check_row(c, c.name) for c in tripped)
+        limits = len(tripped)
         if self.gate_tripped and self.gate_threshold is not None:
+            limits += 1
             fraction = self.rows_failing_any / self.rows_in if self.rows_in else 0.0
             rows.append(
                 (
@@ -265,9 +268,14 @@ class GateResult:
                     "",
                 )
             )
+            # The gate-wide limit counts rows failing any check: name the checks behind them,
+            # even those whose own action (warn, drop, quarantine) let them pass.
+            rows.extend(
+                check_row(c, f"  {c.name}") for c in self.checks if not c.tripped and c.rows_failed
+            )
         widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
         lines = [
-            f"gate {self.gate!r} failed (run {self.run_id}): {len(rows) - 1} limit(s) exceeded",
+            f"gate {self.gate!r} failed (run {self.run_id}): {limits} limit(s) exceeded",
         ]
         for i, r in enumerate(rows):
             cells = (cell.ljust(w) for cell, w in zip(r, widths, strict=True))
