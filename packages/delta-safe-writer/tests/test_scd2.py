@@ -385,6 +385,22 @@ class TestScd2OutOfOrder:
                 effective_at=T2,
             )
 
+    def test_other_failures_keep_their_own_error(
+        self, spark: SparkSession, table_path: str, table_versions
+    ) -> None:
+        """A failing post-hook is re-raised as itself, not as an order error, and rolled back."""
+        load_timed(SafeDeltaWriter(spark), spark, table_path, [(1, "a", T1)])
+
+        def refuse(_: object) -> None:
+            raise RuntimeError("audit failed")
+
+        writer = SafeDeltaWriter(spark, post_hooks=[refuse])
+        with pytest.raises(RuntimeError, match="audit failed"):
+            load_timed(writer, spark, table_path, [(1, "b", T2)])
+
+        assert table_versions(table_path) == [0, 1, 2]
+        assert table_history(spark, table_path) == [(1, "a", T1, None, True)]
+
     def test_closing_a_missing_key_before_its_valid_from_is_refused(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
     ) -> None:

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 EFFECTIVE = "_dsw_effective_at"
 PRESENT = "_dsw_present"
+#: Message of the assertion that aborts the MERGE job when a change is out of order.
+OUT_OF_ORDER_MARKER = "delta-safe-writer: SCD2 change at or before the current valid_from"
 MERGE_KEY_PREFIX = "_dsw_merge_key_"
 
 EffectiveAt = dt.datetime | dt.date | str
@@ -71,6 +73,10 @@ def staged_source(
 
     A changed row must both close the current version (matched on its key) and insert a new
     one (not matched): the unkeyed copy never matches, so the same MERGE inserts it.
+
+    The join finding the changed rows also asserts that each change is effective after the
+    start of the version it closes: a failing ``assert_true`` aborts the MERGE job before
+    Delta commits (message :data:`OUT_OF_ORDER_MARKER`), so the check costs no pass of its own.
     """
     source = df.withColumn(EFFECTIVE, effective_column(effective_at))
     current = table.toDF().filter(sf.col(quote(columns.is_current)))
@@ -78,10 +84,18 @@ def staged_source(
         lambda a, b: a & b,
         [sf.col(f"s.{quote(k)}") == sf.col(f"t.{quote(k)}") for k in keys],
     )
+    is_change = sf.expr(_changed_condition(tracked, "s", "t"))
+    # Self-contained (not relying on the change filter running first, which the optimiser
+    # may reorder); a NULL effective time is not judged here.
+    in_order = sf.coalesce(
+        ~is_change | (sf.col(f"s.{EFFECTIVE}") > sf.col(f"t.{quote(columns.valid_from)}")),
+        sf.lit(True),
+    )
     changed = (
         source.alias("s")
         .join(current.alias("t"), on, "inner")
-        .filter(sf.expr(_changed_condition(tracked, "s", "t")))
+        .filter(is_change)
+        .filter(sf.assert_true(in_order, sf.lit(OUT_OF_ORDER_MARKER)).isNull())
         .select("s.*")
     )
     merge_keys = [f"{MERGE_KEY_PREFIX}{i}" for i in range(len(keys))]
@@ -109,6 +123,8 @@ def out_of_order_changes(
     close_missing_at: dt.datetime | dt.date | None,
 ) -> DataFrame:
     """Current rows the batch would close at or before their ``valid_from``, one per key.
+
+    Used to explain an aborted MERGE (the MERGE itself asserts the same rule as it runs).
 
     A row is out of order when its key's tracked values changed and the change is effective
     at or before the current version's start (closing it would leave a zero-length or
@@ -168,7 +184,7 @@ def raise_for_out_of_order(
     effective_at: EffectiveAt,
     delete_missing: bool,
 ) -> None:
-    """Count :func:`out_of_order_changes` in one job; when any, sample and raise.
+    """Count :func:`out_of_order_changes`; when any, sample them (a second job) and raise.
 
     Raises:
         OutOfOrderChangeError: Some change is effective at or before its key's current
@@ -190,7 +206,7 @@ def raise_for_out_of_order(
         f"{', '.join(keys)} the batch changes a tracked column{missing} effective at or "
         f"before the valid_from of the key's current row (effective_at={given!r}); sample: "
         f"{sample}. Closing the current row there would leave a zero-length or overlapping "
-        f"interval in the history. Nothing was written. Replay the changes in effective-time "
+        f"interval in the history. Nothing was committed. Replay the changes in effective-time "
         f"order (hold back or drop rows older than the loaded version), or rebuild the "
         f"affected keys' history from the full change log.",
         table=table,
@@ -231,11 +247,15 @@ def scd2_builder(
         .whenNotMatchedInsert(values=values)
     )
     if close_missing_at is not None:
+        close_at = sf.lit(close_missing_at).cast("timestamp")
+        is_current = sf.col(f"t.{current}")
+        # Closing an absent key at or before its version's start aborts the MERGE job, as
+        # an out-of-order change does in the staged source.
+        in_order = sf.coalesce(
+            ~is_current | (close_at > sf.col(f"t.{quote(columns.valid_from)}")), sf.lit(True)
+        )
         builder = builder.whenNotMatchedBySourceUpdate(
-            condition=f"t.{current} = true",
-            set={
-                quote(columns.valid_to): sf.lit(close_missing_at).cast("timestamp"),
-                current: sf.lit(False),
-            },
+            condition=is_current & sf.assert_true(in_order, sf.lit(OUT_OF_ORDER_MARKER)).isNull(),
+            set={quote(columns.valid_to): close_at, current: sf.lit(False)},
         )
     return builder

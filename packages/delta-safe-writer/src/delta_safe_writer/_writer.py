@@ -24,6 +24,7 @@ from delta_safe_writer._checks import (
 )
 from delta_safe_writer._result import Hook, WriteContext, WriteResult
 from delta_safe_writer._scd2 import (
+    OUT_OF_ORDER_MARKER,
     EffectiveAt,
     Scd2Columns,
     first_load,
@@ -571,17 +572,17 @@ class SafeDeltaWriter:
 
         History only moves forward: a change effective at or before the ``valid_from`` of
         its key's current row (a late or replayed change) is refused with
-        :class:`~delta_safe_writer.errors.OutOfOrderChangeError` before anything is written,
+        :class:`~delta_safe_writer.errors.OutOfOrderChangeError` before anything is committed,
         because closing the current row there would leave a zero-length or overlapping
         interval. That includes a change effective exactly at ``valid_from``. A row whose
         tracked values equal the current ones is no change, whatever its time: left alone.
         With ``delete_missing``, closing an absent key at or before its ``valid_from`` is
         refused the same way.
 
-        Costs: one aggregation over the source keys (as :meth:`merge`); for an existing
-        table one counting job joining the source's keys, tracked columns and effective
-        time with the table's current rows (a sample job only when it finds offenders);
-        then the MERGE, whose staged source joins the source with the current rows again.
+        Costs: one aggregation over the source keys (as :meth:`merge`), then the MERGE,
+        whose staged source joins the source with the table's current rows; the order
+        check is an assertion inside that join (no pass of its own). Only when it fails, a
+        count job and a sample job for the error.
 
         Args:
             df: Source rows, at most one per key, without the history columns.
@@ -651,29 +652,12 @@ class SafeDeltaWriter:
                 0,
             )
         raise_for_bad_keys(df, key_list, profile, table=target)
-        close_at = effective_at if delete_missing and not isinstance(effective_at, str) else None
-        if exists:
-            late = out_of_order_changes(
-                df,
-                table=call.table.delta(),
-                keys=key_list,
-                tracked=tracked_columns,
-                effective_at=effective_at,
-                columns=columns,
-                close_missing_at=close_at,
-            )
-            raise_for_out_of_order(
-                late,
-                table=target,
-                keys=key_list,
-                effective_at=effective_at,
-                delete_missing=delete_missing,
-            )
         self._run_pre_hooks(call)
         if not exists:
             return self._create_from(
                 call, first_load(df, effective_at, columns), source_rows=profile.rows
             )
+        close_at = effective_at if delete_missing and not isinstance(effective_at, str) else None
 
         def attempt() -> None:
             with self._dml_confs(call):
@@ -723,7 +707,28 @@ class SafeDeltaWriter:
                 "for a key",
             )
 
-        return self._commit(call, attempt, source_rows=profile.rows, reconcile=reconcile)
+        try:
+            return self._commit(call, attempt, source_rows=profile.rows, reconcile=reconcile)
+        except Exception as exc:
+            if OUT_OF_ORDER_MARKER not in str(exc):
+                raise
+            late = out_of_order_changes(
+                df,
+                table=call.table.delta(),
+                keys=key_list,
+                tracked=tracked_columns,
+                effective_at=effective_at,
+                columns=columns,
+                close_missing_at=close_at,
+            )
+            raise_for_out_of_order(
+                late,
+                table=target,
+                keys=key_list,
+                effective_at=effective_at,
+                delete_missing=delete_missing,
+            )
+            raise
 
     def restore(self, target: str, version: int, *, run_id: str | None = None) -> WriteResult:
         """Restore ``target`` to an earlier ``version`` (a new commit; history is kept).

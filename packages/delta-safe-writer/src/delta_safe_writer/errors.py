@@ -99,7 +99,8 @@ class OutOfOrderChangeError(SafeWriteError):
     """An SCD2 change takes effect at or before the start of the key's current version.
 
     Applying it would close the current row at or before it began, leaving an overlapping or
-    zero-length interval in the history. Raised before anything is written.
+    zero-length interval in the history. Raised when the MERGE job aborts, before Delta
+    commits anything.
 
     Attributes:
         keys: The business key columns.
