@@ -327,6 +327,30 @@ class TestActions:
         ]
         result.release()
 
+    def test_split_of_duplicated_composite_and_null_keys_agrees_with_the_counts(
+        self, spark: SparkSession
+    ) -> None:
+        """NULL keys group together in the split as in the counts; a lone key stays valid."""
+        schema = pa.DataFrameSchema(
+            {
+                "a": pa.Column(st.LongType(), nullable=True),
+                "b": pa.Column(st.StringType(), nullable=True),
+            },
+            unique=["a", "b"],
+        )
+        rows = [(1, "x"), (1, "x"), (1, "y"), (None, "x"), (None, "x"), (None, None), (2, None)]
+        df = spark.createDataFrame(rows, "a long, b string")
+        with Gate("g", schema, default_action="quarantine").run(df) as result:
+            quarantined = sorted(
+                (r.a if r.a is not None else -1, r.b or "") for r in result.quarantine.collect()
+            )
+            valid = sorted(
+                (r.a if r.a is not None else -1, r.b or "") for r in result.valid.collect()
+            )
+            assert result.check("a,b.unique").rows_failed == 4 == result.rows_quarantined
+            assert quarantined == [(-1, "x"), (-1, "x"), (1, "x"), (1, "x")]
+            assert valid == [(-1, ""), (1, "y"), (2, "")]
+
     def test_warn_keeps_rows(self, spark: SparkSession, schema: Any) -> None:
         """Warned rows stay in valid and the verdict is warned."""
         df = orders(spark, [order(1, country="USA")])
