@@ -44,7 +44,10 @@ def test_bench_append(
         candidate,
         baseline,
         setup=setup,
-        rounds=scaled(full=7, tiny=3),
+        # The safe append's own cost is ~10 ms a call (schema read, commit lookup) on a ~1 s
+        # write, under the run-to-run noise of a shared machine: 11 rounds keep the median
+        # from swinging past the target on noise alone.
+        rounds=scaled(full=11, tiny=3),
         target=1.05,
     )
     assert comparison.baseline_median > 0

@@ -240,10 +240,10 @@ class SafeDeltaWriter:
     ) -> WriteResult:
         """Append ``df`` to ``target``, creating the table when it does not exist.
 
-        Besides the write, costs a schema read and one history read; a ``limit 1`` job on
-        ``df`` only when the table is created (an empty append to an existing table makes no
-        Delta commit by itself). With ``count_input_rows`` the input rows are counted during
-        the write and reconciled with ``numOutputRows``.
+        Besides the write, costs a schema read and one commit lookup (see the README); a
+        ``limit 1`` job on ``df`` only when the table is created (an empty append to an
+        existing table makes no Delta commit by itself). With ``count_input_rows`` the input
+        rows are counted during the write and reconciled with ``numOutputRows``.
 
         Args:
             df: Rows to append.
