@@ -58,7 +58,9 @@ def test_bench_merge(
         candidate,
         baseline,
         setup=setup,
-        rounds=scaled(full=5, tiny=3),
+        # The safe merge's own cost (~0.1 s key check on a ~2 s MERGE) is of the order of
+        # the round-to-round noise: 9 rounds steady the medians.
+        rounds=scaled(full=9, tiny=3),
         target=1.10,
     )
     assert comparison.baseline_median > 0
