@@ -111,6 +111,19 @@ class TestMergeRefusesBadKeys:
         assert info.value.sample == ({"id": 1, "rows": 3}, {"id": 2, "rows": 2})
         assert table_versions(table_path) == [0]
 
+    def test_duplicates_among_new_keys_are_refused_inside_the_merge(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """Duplicated keys that match no target row (Delta would insert both) are refused too."""
+        writer.append(spark.createDataFrame([(1, "a", 1)], SCHEMA), table_path)
+        source = spark.createDataFrame([(1, "b", 2), (7, "x", 1), (7, "y", 2)], SCHEMA)
+
+        with pytest.raises(DuplicateKeyError) as info:
+            writer.merge(source, table_path, ["id"])
+        assert info.value.sample == ({"id": 7, "rows": 2},)
+        assert table_versions(table_path) == [0]
+        assert writer.merge(source.filter("v != 'y'"), table_path, ["id"]).rows_inserted == 1
+
     def test_null_keys_raise_missing_key_error(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
     ) -> None:

@@ -62,3 +62,18 @@ class TestCompareFixture:
         assert benchmark.extra_info["comparison"] == "noop vs noop"
         assert benchmark.extra_info["rounds"] == 2
         assert len(result.candidate_s) == 2
+
+    def test_warmup_rounds_run_but_are_not_timed(self, compare) -> None:  # type: ignore[no-untyped-def]
+        """Warm-up pairs call both sides (with setup) before timing; only timed rounds count."""
+        calls: list[str] = []
+        result = compare(
+            "warm",
+            lambda: calls.append("cand"),
+            lambda: calls.append("base"),
+            setup=lambda: calls.append("setup"),
+            rounds=2,
+            warmup=2,
+        )
+        assert calls.count("cand") == calls.count("base") == 4
+        assert calls.count("setup") == 8
+        assert len(result.candidate_s) == len(result.baseline_s) == 2

@@ -144,6 +144,27 @@ def profile_keys(df: DataFrame, keys: Sequence[str]) -> KeyProfile:
     )
 
 
+def guard_unique_keys(df: DataFrame, keys: Sequence[str], marker: str) -> DataFrame:
+    """``df`` unchanged, but failing its Spark job (message ``marker``) on a NULL or repeated key.
+
+    A window counts the rows of each key and ``assert_true`` checks that count and the key's
+    non-NULL-ness while the rows stream into the consuming job (the MERGE), so the check
+    needs no job of its own and the failed job commits nothing.
+    """
+    from pyspark.sql import Window
+
+    count_column = "_dsw_key_rows"
+    columns = [sf.col(quote(c)) for c in df.columns]
+    ok = sf.col(count_column) == 1
+    for key in keys:
+        ok = ok & sf.col(quote(key)).isNotNull()
+    counted = df.withColumn(
+        count_column,
+        sf.count(sf.lit(1)).over(Window.partitionBy(*[sf.col(quote(k)) for k in keys])),
+    )
+    return counted.filter(sf.assert_true(ok, sf.lit(marker)).isNull()).select(*columns)
+
+
 def raise_for_bad_keys(
     df: DataFrame, keys: Sequence[str], profile: KeyProfile, *, table: str
 ) -> None:

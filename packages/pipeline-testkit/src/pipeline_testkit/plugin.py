@@ -46,10 +46,12 @@ CompareFn = Callable[..., Comparison]
 def compare(benchmark: Any) -> CompareFn:
     """Measure a candidate against a baseline in the same run and record the ratio.
 
-    Call it as ``compare(name, candidate, baseline, setup=None, rounds=3, target=1.1)``. The
-    pair runs under pytest-benchmark (so JSON output holds the pair's timings) and the medians
-    and ratio land in ``extra_info`` and in the terminal summary. At ``BENCH_SCALE=full`` a
-    missed target fails the benchmark unless ``BENCH_ENFORCE=0``.
+    Call it as ``compare(name, candidate, baseline, setup=None, rounds=3, target=1.1,
+    warmup=1)``. ``warmup`` untimed rounds of the pair run first (JIT compilation and
+    first-use caches otherwise land in whichever side runs first). The timed pair runs under
+    pytest-benchmark (so JSON output holds the pair's timings) and the medians and ratio land
+    in ``extra_info`` and in the terminal summary. At ``BENCH_SCALE=full`` a missed target
+    fails the benchmark unless ``BENCH_ENFORCE=0``.
     """
 
     def _compare(
@@ -60,7 +62,12 @@ def compare(benchmark: Any) -> CompareFn:
         setup: Callable[[], object] | None = None,
         rounds: int = 3,
         target: float | None = None,
+        warmup: int = 1,
     ) -> Comparison:
+        for index in range(warmup):
+            run_comparison(
+                Comparison(name=name, target=None), candidate, baseline, setup, round_index=index
+            )
         comparison = Comparison(name=name, target=target)
         counter = iter(range(10**9))
 
