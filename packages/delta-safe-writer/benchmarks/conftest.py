@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -41,7 +43,20 @@ def events(spark: SparkSession) -> EventsFactory:
 
 @pytest.fixture
 def fresh_path(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], str]:
-    """A callable returning a new, not yet existing table path on each call."""
+    """A callable returning a new, not yet existing table path on each call.
+
+    Each call deletes the table of the call before (a round is done with it by then): at full
+    size every round writes 1M-row tables, which would otherwise pile up to gigabytes.
+    """
     counter = iter(range(10**6))
     base = tmp_path_factory.mktemp("bench")
-    return lambda: str(base / f"t{next(counter)}")
+    made: list[Path] = []
+
+    def fresh() -> str:
+        while made:
+            shutil.rmtree(made.pop(), ignore_errors=True)
+        path = base / f"t{next(counter)}"
+        made.append(path)
+        return str(path)
+
+    return fresh
