@@ -121,3 +121,19 @@ class TestErrors:
         assert error.violations == {"overlap": 2}
         assert "rolled back" in str(error)
         assert "overlap: 2 rows" in str(error)
+
+
+class TestRunId:
+    def test_run_ids_sort_in_start_order_within_one_second(self) -> None:
+        """Reports are named by run id: two runs a few milliseconds apart list in run order."""
+        import time
+
+        from etl_app._pipeline import new_run_id
+
+        ids = []
+        for _ in range(5):
+            ids.append(new_run_id())
+            time.sleep(0.002)
+        assert ids == sorted(ids)
+        assert len(set(ids)) == 5
+        assert all(len(i.split("-")[0]) == len("20240101T120000123Z") for i in ids)

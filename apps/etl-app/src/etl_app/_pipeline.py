@@ -67,8 +67,13 @@ log = get_logger("etl_app")
 
 
 def new_run_id() -> str:
-    """Return a sortable, unique run id (``20240101T120000Z-1a2b3c4d``)."""
-    return f"{datetime.now(UTC):%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    """Return a unique run id that sorts in start order (``20240101T120000123Z-1a2b3c4d``).
+
+    Milliseconds are part of it: two runs started within one second (a bronze-only run
+    followed by a silver run, say) must still sort, and so list, in the order they ran.
+    """
+    now = datetime.now(UTC)
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}Z-{uuid.uuid4().hex[:8]}"
 
 
 class Pipeline:
