@@ -221,18 +221,19 @@ def session_confs(spark: SparkSession, confs: Mapping[str, str | None]) -> Itera
     with _SESSION_CONF_LOCK:
         previous = {key: spark.conf.get(key, None) for key in confs}
         try:
-            for key, value in confs.items():
-                if value is None:
-                    spark.conf.unset(key)
-                else:
-                    spark.conf.set(key, value)
+            _apply_confs(spark, confs)
             yield
         finally:
-            for key, value in previous.items():
-                if value is None:
-                    spark.conf.unset(key)
-                else:
-                    spark.conf.set(key, value)
+            _apply_confs(spark, previous)
+
+
+def _apply_confs(spark: SparkSession, confs: Mapping[str, str | None]) -> None:
+    """Set each conf, or unset it where the value is None."""
+    for key, value in confs.items():
+        if value is None:
+            spark.conf.unset(key)
+        else:
+            spark.conf.set(key, value)
 
 
 def now_ms() -> int:
