@@ -34,7 +34,7 @@ EXPECTED: dict[AlertKey, str] = {
     ("CriticalRecordFailureRate", ORDERS): "suppressed",
     ("DataQualityCheckFailed", ORDERS_CHECK): "suppressed",
     ("CriticalDataQualityViolation", ORDERS_CHECK): "suppressed",
-    ("SchemaDriftDetected", (("kind", "column_added"), ("table", "bronze.orders"))): "active",
+    ("SchemaDriftDetected", (("kind", "extra_column"), ("table", "bronze.orders"))): "active",
     ("DeltaTableTooManyVersions", (("table", "silver.orders"),)): "active",
     ("DeltaTableSmallFiles", (("table", "silver.orders"),)): "active",
 }
@@ -60,7 +60,7 @@ def _failing_orders_run(metrics: EtlMetrics) -> None:
             violations=3,
             severity="fail",
         )
-        metrics.record_schema_drift("bronze.orders", "column_added")
+        metrics.record_schema_drift("bronze.orders", "extra_column")
         metrics.record_delta_table_metrics(
             "silver.orders",
             size_bytes=10 * 1024**3,
@@ -139,8 +139,8 @@ class TestChain:
     ) -> None:
         """One drift pushed by two jobs' groups is still reported once (max, not sum)."""
         drift = chain["prometheus"][
-            ("SchemaDriftDetected", (("kind", "column_added"), ("table", "bronze.orders")))
+            ("SchemaDriftDetected", (("kind", "extra_column"), ("table", "bronze.orders")))
         ]
         assert drift["annotations"]["description"].startswith(
-            "The latest run detected 1 schema drift(s) of kind column_added on bronze.orders"
+            "The latest run detected 1 schema drift(s) of kind extra_column on bronze.orders"
         )
