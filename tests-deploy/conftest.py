@@ -33,7 +33,7 @@ def _run(*args: str | Path, env: dict[str, str] | None = None) -> subprocess.Com
     command = [_tool(str(args[0])), *map(str, args[1:])]
     full_env = None if env is None else {**os.environ, **env}
     return subprocess.run(
-        command, capture_output=True, text=True, timeout=120, check=False, env=full_env
+        command, capture_output=True, text=True, timeout=600, check=False, env=full_env
     )
 
 

@@ -87,7 +87,7 @@ def tool_path(name: str) -> str:
 def run_tool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run a tool, capturing text output, never raising on a non-zero exit."""
     command = [tool_path(str(args[0])), *map(str, args[1:])]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture
