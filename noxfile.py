@@ -43,6 +43,14 @@ MONITORING_BINARIES = {
     "amtool": "prometheus-alertmanager",
 }
 NEEDS_MONITORING = {"etl-metrics", "etl-app"}
+# Go tools the deploy checks run, built from the Go module proxy (binary -> module@version).
+GO_TOOLS = {
+    "actionlint": "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12",
+    "kustomize": "sigs.k8s.io/kustomize/kustomize/v5@v5.7.1",
+}
+GO_TOOLS_CACHE = ROOT / ".cache" / "go-tools"
+# Debian packages the image check needs (binary -> package).
+IMAGE_BINARIES = {"buildah": "buildah", "debootstrap": "debootstrap"}
 
 
 def _sync(session: nox.Session, package: str | None, *groups: str) -> None:
@@ -75,6 +83,29 @@ def _ensure_debian_binaries(session: nox.Session, binaries: dict[str, str]) -> N
         f"Missing binaries from Debian packages {', '.join(missing)}. Install them with "
         f"'sudo apt-get install -y {' '.join(missing)}' and rerun."
     )
+
+
+def _install_go_tools(session: nox.Session, tools: dict[str, str]) -> None:
+    """Build each Go tool once into .cache/go-tools/<module@version>/ and link it into the venv."""
+    bin_dir = Path(session.bin)
+    for name, module in tools.items():
+        cached = GO_TOOLS_CACHE / module.replace("/", "_") / name
+        if not cached.exists():
+            if shutil.which("go") is None:
+                session.error(
+                    f"'{name}' is built from the Go module proxy ({module}) and needs Go 1.24+ "
+                    "on PATH (https://go.dev/dl/, or actions/setup-go on GitHub)."
+                )
+            session.run(
+                "go",
+                "install",
+                module,
+                external=True,
+                env={"GOBIN": str(cached.parent), "GOFLAGS": "-mod=mod"},
+            )
+        target = bin_dir / name
+        target.unlink(missing_ok=True)
+        target.symlink_to(cached)
 
 
 @nox.session(python=PYTHON, tags=["ci"])
@@ -184,7 +215,11 @@ def integration(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["ci"])
 def deploy(session: nox.Session) -> None:
-    """Monitoring and deployment checks: promtool, amtool, real servers, hadolint, k8s schemas."""
+    """Monitoring and deployment checks, each tool installed by this session.
+
+    promtool, amtool and real servers for monitoring/; hadolint; kustomize renders, k8s schemas
+    and Pod Security for k8s/; the compose spec; actionlint and the workflow schema.
+    """
     # Not _sync(): its --no-install-workspace would drop etl-metrics, which the group names.
     session.run_install(
         "uv",
@@ -197,7 +232,27 @@ def deploy(session: nox.Session) -> None:
         external=True,
     )
     _ensure_debian_binaries(session, MONITORING_BINARIES)
+    _install_go_tools(session, GO_TOOLS)
     session.run("pytest", "monitoring/tests", "tests-deploy", *session.posargs)
+
+
+@nox.session(python=False)
+def image(session: nox.Session) -> None:
+    """Build docker/Dockerfile without a Docker engine and run the image's etl-app on the sample.
+
+    buildah (``--isolation chroot``) on a local Debian bookworm base made with debootstrap, as
+    root; see docker/README.md. Not in ``-t ci``: it costs more than the rest of CI together
+    (docker/README.md has the figures); the nightly workflow runs it.
+    """
+    _ensure_debian_binaries(session, IMAGE_BINARIES)
+    report = ROOT / ".cache" / "image-check.json"
+    report.parent.mkdir(exist_ok=True)
+    session.run(
+        "bash",
+        str(ROOT / "docker" / "buildah-check.sh"),
+        external=True,
+        env={"ETL_IMAGE_REPORT": str(report)},
+    )
 
 
 @nox.session(python=PYTHON)

@@ -34,6 +34,10 @@ def fetch(target: Path) -> list[Path]:
             .config("spark.jars.packages", delta_coordinate())
             .config("spark.jars.ivy", ivy)
             .config("spark.ui.enabled", "false")
+            # A build container's hostname often does not resolve (UnknownHostException):
+            # the driver needs no address but loopback here.
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
             .getOrCreate()
         )
         spark.stop()
