@@ -49,12 +49,20 @@ if [ "${ETL_IMAGE_REBUILD_BASE:-0}" = 1 ] || ! buildah inspect --type image "$BA
   # apt lists and caches are not shipped, apt can fetch from the same mirror.
   rm -f "$rootfs"/usr/lib/python3*/EXTERNALLY-MANAGED
   echo "deb $MIRROR bookworm main" > "$rootfs/etc/apt/sources.list"
+  # Trust the CAs this machine adds (an egress proxy may re-sign TLS): pip, uv (SSL_CERT_FILE)
+  # and Java's cacerts (the ca-certificates-java hook) then reach PyPI and Maven Central as here.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
+    mount -t proc proc "$rootfs/proc"
+    chroot "$rootfs" update-ca-certificates --fresh >/dev/null || { umount "$rootfs/proc"; exit 1; }
+    umount "$rootfs/proc"
+  fi
   rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/archives/*.deb
   container=$(buildah from scratch)
   mountpoint=$(buildah mount "$container")
   cp -a "$rootfs"/. "$mountpoint"/
   buildah umount "$container" >/dev/null
-  buildah config --env LANG=C.UTF-8 \
+  buildah config --env LANG=C.UTF-8 --env SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt \
     --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     --cmd python3 --label org.opencontainers.image.description="local stand-in for python:3.11-slim-bookworm" \
     "$container"
