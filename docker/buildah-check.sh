@@ -7,7 +7,7 @@
 # 1. A local base image stands in for python:3.11-slim-bookworm (Docker Hub may be unreachable):
 #    debootstrap of Debian bookworm with python3 (3.11), pip and openjdk-17-jre-headless,
 #    imported with buildah as localhost/etl-base:bookworm. Built once, reused while it exists
-#    (ETL_IMAGE_REBUILD_BASE=1 rebuilds it).
+#    (ETL_IMAGE_REBUILD_BASE=1 rebuilds it; ETL_IMAGE_NO_CACHE=1 also ignores cached layers).
 # 2. buildah build --isolation chroot --layers with PYTHON_IMAGE=<that base>, the repository root
 #    as context and docker/Dockerfile.dockerignore as ignore file: localhost/etl-app:check.
 # 3. buildah run: the image's entrypoint with `run --env local --cmd full` (the etl-app CLI on the
@@ -77,7 +77,9 @@ fi
 
 # ---- 2. the etl-app image -----------------------------------------------------------------------
 t0=$(now)
-buildah build --isolation "$ISOLATION" --layers \
+no_cache=()
+if [ "${ETL_IMAGE_NO_CACHE:-0}" = 1 ]; then no_cache=(--no-cache); fi
+buildah build --isolation "$ISOLATION" --layers "${no_cache[@]}" \
   --build-arg PYTHON_IMAGE="$BASE_IMAGE" \
   --ignorefile docker/Dockerfile.dockerignore \
   -f docker/Dockerfile -t "$APP_IMAGE" .
