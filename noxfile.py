@@ -241,8 +241,8 @@ def image(session: nox.Session) -> None:
     """Build docker/Dockerfile without a Docker engine and run the image's etl-app on the sample.
 
     buildah (``--isolation chroot``) on a local Debian bookworm base made with debootstrap, as
-    root; see docker/README.md. Not in ``-t ci``: it costs more than the rest of CI together
-    (docker/README.md has the figures); the nightly workflow runs it.
+    root; see docker/README.md. Not tagged ``ci`` because it needs root, which ``nox -t ci`` does
+    not: .ci/run (root) runs it after ``nox -t ci``, and so does the nightly workflow.
     """
     _ensure_debian_binaries(session, IMAGE_BINARIES)
     report = ROOT / ".cache" / "image-check.json"

@@ -101,7 +101,7 @@ output=$(buildah run --isolation "$ISOLATION" \
 }
 run_s=$(( $(now) - t0 ))
 echo "$output" | grep -v '^\s*$' | tail -25
-if ! grep -q ": SUCCESS in " <<<"$output"; then
+if ! grep ": SUCCESS in " <<<"$output"; then
   echo "buildah-check: etl-app run in the image did not report SUCCESS" >&2
   exit 1
 fi

@@ -220,12 +220,13 @@ class TestScheduledAndSecurity:
     """nightly.yml and security.yml."""
 
     def test_nightly_runs_ci_and_the_image_check_on_a_schedule(self) -> None:
-        """A cron schedule runs .ci/run and `nox -s image`."""
+        """A cron schedule runs .ci/run as root, which builds and runs the image (nox -s image)."""
         workflow = _workflow("nightly")
         assert workflow["on"]["schedule"][0]["cron"]
         commands = [s.get("run", "") for job in workflow["jobs"] for s in _steps(workflow, job)]
-        assert any(c.rstrip().endswith("bash .ci/run") for c in commands)
-        assert any(c.rstrip().endswith("nox -s image") for c in commands)
+        assert any(c.rstrip().endswith("bash .ci/run") and c.startswith("sudo") for c in commands)
+        script = (ROOT / ".ci" / "run").read_text()
+        assert re.search(r"^\s+nox -s image$", script, re.M)
 
     def test_security_runs_bandit_and_audits_the_lock(self) -> None:
         """Bandit scans the published sources; uv audit checks uv.lock; weekly as well."""
