@@ -75,6 +75,14 @@ class TestRoutes:
                 ["slack-data-quality"],
             ),
             (
+                [
+                    "alertname=DataQualityAnomalyDetected",
+                    "severity=warning",
+                    "category=data_quality",
+                ],
+                ["slack-data-quality"],
+            ),
+            (
                 ["alertname=DeltaTableSmallFiles", "severity=warning", "category=delta"],
                 ["slack-platform"],
             ),
@@ -96,6 +104,7 @@ class TestRoutes:
             "critical-pages",
             "critical-dq-pages",
             "dq-warning",
+            "dq-anomaly-warning",
             "delta-warning",
             "resource-warning",
             "platform-warning",
@@ -158,6 +167,14 @@ LIVE_ALERTS = [
         table="customers",
         check="email_format",
     ),
+    _alert(
+        "DataQualityAnomalyDetected",
+        "warning",
+        "data_quality",
+        job="orders_etl",
+        table="orders",
+        check="row_count",
+    ),
     _alert("DeltaTableTooManyVersions", "warning", "delta", table="silver.orders"),
     _alert("PushgatewayDown", "critical", "platform", job="pushgateway"),
     _alert("ETLMetricsAbsent", "warning", "platform"),
@@ -198,6 +215,10 @@ class TestInhibition:
         """A failed run also silences its own critical DQ alert: the failure is the one page."""
         assert live_status[("CriticalDataQualityViolation", "orders_etl")]["state"] == "suppressed"
         assert live_status[("ETLJobFailed", "orders_etl")]["state"] == "active"
+
+    def test_failed_job_suppresses_its_anomaly_alert(self, live_status: dict[Any, Any]) -> None:
+        """A batch anomaly of a failed run waits for the rerun, like its other data alerts."""
+        assert live_status[("DataQualityAnomalyDetected", "orders_etl")]["state"] == "suppressed"
 
     def test_other_jobs_are_not_suppressed(self, live_status: dict[Any, Any]) -> None:
         """Alerts of a different job stay active; only its own critical silences its warning."""

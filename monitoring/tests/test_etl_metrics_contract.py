@@ -46,6 +46,16 @@ class TestCatalogue:
         assert {"job", "stage", "table"} <= labels["etl_records_failed_total"]
         assert {"table", "operation"} <= labels["delta_write_duration_seconds"]
         assert {"table", "kind"} <= labels["etl_schema_drift_detected_total"]
+        assert {"job", "table", "check", "severity"} <= labels["etl_dq_anomalies_total"]
+        assert {"job", "table", "check"} <= labels["etl_dq_anomaly_value"]
+
+    def test_anomaly_labels_match_the_dq_check_labels(self) -> None:
+        """Anomaly series carry the same job/table/check labels as the other DQ series."""
+        labels = {spec.name: spec.labels for spec in CATALOGUE}
+        assert labels["etl_dq_anomalies_total"] == labels["etl_dq_violations_total"]
+        assert labels["etl_dq_anomaly_checks_total"][:3] == labels["etl_dq_checks_total"][:3]
+        for gauge in ("value", "lower_bound", "upper_bound"):
+            assert labels[f"etl_dq_anomaly_{gauge}"] == labels["etl_dq_checks_total"][:3]
 
 
 class TestBuckets:
@@ -93,10 +103,16 @@ class TestDriftVocabulary:
         assert {kind.value for kind in DriftKind} <= set(re.findall(r"`(\w+)`", runbook))
 
     def test_no_doc_or_dashboard_names_a_retired_kind(self) -> None:
-        """No monitoring file, nor etl-metrics' README, names a kind nothing emits."""
+        """No monitoring file, nor etl-metrics' README or source, names a kind nothing emits."""
         files = [*MONITORING.rglob("*.yml"), *MONITORING.rglob("*.md"), *MONITORING.rglob("*.json")]
         files.append(ROOT / "packages" / "etl-metrics" / "README.md")
+        files += (ROOT / "packages" / "etl-metrics" / "src").rglob("*.py")
         for path in files:
             text = path.read_text()
             for retired in RETIRED_DRIFT_KINDS:
                 assert retired not in text, f"{path} names {retired}"
+
+    def test_drift_help_text_names_every_emitted_kind(self) -> None:
+        """The HELP text Prometheus shows for the drift counter lists each DriftKind value."""
+        (spec,) = [s for s in CATALOGUE if s.name == DRIFT_METRIC]
+        assert {kind.value for kind in DriftKind} <= set(re.findall(r"\w+", spec.documentation))
