@@ -82,7 +82,7 @@ class TestFromJarsDir:
         with pytest.raises(JarsDirError) as err:
             jar_conf()
         message = str(err.value)
-        assert f"{JARS_DIR_ENV}={folder} holds no jar for {delta_coordinate()}" in message
+        assert f"{JARS_DIR_ENV}={folder} holds no delta-spark jar ({delta_coordinate()})" in message
         assert f"unset {JARS_DIR_ENV}" in message
 
     def test_missing_extra_package_is_named(
@@ -91,7 +91,9 @@ class TestFromJarsDir:
         """An extra package (hadoop-aws) without its jar in the folder is named."""
         folder = jars_folder(tmp_path / "jars", DELTA_JAR)
         monkeypatch.setenv(JARS_DIR_ENV, str(folder))
-        with pytest.raises(JarsDirError, match="holds no jar for org.apache.hadoop:hadoop-aws"):
+        with pytest.raises(
+            JarsDirError, match=r"holds no hadoop-aws jar \(org.apache.hadoop:hadoop-aws"
+        ):
             jar_conf([hadoop_aws_coordinate()])
         jars_folder(folder, "hadoop-aws-3.5.0.jar")
         assert "hadoop-aws-3.5.0.jar" in jar_conf([hadoop_aws_coordinate()])["spark.jars"]
@@ -105,7 +107,7 @@ class TestFromJarsDir:
         monkeypatch.setenv(JARS_DIR_ENV, str(folder))
         assert jar_conf() == {"spark.jars": str(folder / DELTA_JAR)}
         monkeypatch.setenv(JARS_DIR_ENV, str(jars_folder(tmp_path / "empty")))
-        with pytest.raises(JarsDirError, match="the delta-spark jar matching your pyspark"):
+        with pytest.raises(JarsDirError, match=r"delta-spark jar \(the delta-spark jar matching"):
             jar_conf()
 
 

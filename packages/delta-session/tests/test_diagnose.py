@@ -101,8 +101,10 @@ class TestMavenCauses:
 
     def test_missing_delta_artifact_names_the_versions_to_install(self, tmp_path: Path) -> None:
         """A Delta coordinate Maven lacks comes with the delta-spark version that has a jar."""
-        log = write_log(tmp_path, NOT_FOUND_LOG.replace("org.apache.hadoop#hadoop-aws;0.0.1",
-                                                        "io.delta#delta-spark_4.2_2.13;4.5.0"))  # fmt: skip
+        text = NOT_FOUND_LOG.replace(
+            "org.apache.hadoop#hadoop-aws;0.0.1", "io.delta#delta-spark_4.2_2.13;4.5.0"
+        )
+        log = write_log(tmp_path, text)
         error = explain_start_failure(GATEWAY, log_file=log, log_offset=offset(log))
         assert isinstance(error, ArtifactNotFoundError)
         assert error.coordinates == ("io.delta:delta-spark_4.2_2.13:4.5.0",)

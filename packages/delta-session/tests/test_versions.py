@@ -1,4 +1,4 @@
-"""The Delta jar chosen for a pyspark / delta-spark pair, and the refusal of pairs that cannot work."""
+"""The Delta jar chosen for a pyspark / delta-spark pair; pairs that cannot work are refused."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ class TestDeltaCoordinate:
         assert "pip install 'delta-spark==4.4.0' (keeps pyspark 4.2)" in message
 
     def test_spark_without_any_delta_build_names_pyspark_and_delta(self) -> None:
-        """pyspark 4.3 (no Delta build yet) is told to go back to pyspark 4.2 with Delta 4.4.0."""
+        """Pyspark 4.3 (no Delta build yet) is told to go back to pyspark 4.2 with Delta 4.4.0."""
         with pytest.raises(IncompatibleVersionsError) as err:
             delta_coordinate("4.3.0", "4.4.0")
         message = str(err.value)
@@ -81,14 +81,16 @@ class TestDeltaCoordinate:
         """A release candidate is looked up as its release."""
         assert delta_coordinate("4.2.0", "4.4.0rc1") == "io.delta:delta-spark_4.2_2.13:4.4.0"
 
-    def test_missing_distribution_says_how_to_install(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_missing_distribution_says_how_to_install(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
         """Without delta-spark installed the error names it and the pip command."""
 
         def version(dist: str) -> str:
             raise importlib.metadata.PackageNotFoundError(dist)
 
         monkeypatch.setattr(versions.importlib.metadata, "version", version)
-        with pytest.raises(SessionStartError, match="pyspark is not installed.*pip install"):
+        with pytest.raises(SessionStartError, match=r"pyspark is not installed.*pip install"):
             delta_coordinate()
 
 

@@ -20,12 +20,10 @@ pytestmark = pytest.mark.spark
 
 def sql_round_trip(spark: SparkSession, path: str) -> list[tuple[int, str]]:
     """Create, append, MERGE INTO (SQL), read back; return the rows and check the history."""
-    spark.createDataFrame([(1, "a"), (2, "b")], "id INT, v STRING").write.format("delta").save(
+    spark.createDataFrame([(1, "a"), (2, "b")], "id INT, v STRING").write.format("delta").save(path)
+    spark.createDataFrame([(3, "c")], "id INT, v STRING").write.format("delta").mode("append").save(
         path
     )
-    spark.createDataFrame([(3, "c")], "id INT, v STRING").write.format("delta").mode(
-        "append"
-    ).save(path)
     spark.createDataFrame([(2, "B"), (4, "d")], "id INT, v STRING").createOrReplaceTempView(
         "round_trip_source"
     )
@@ -56,9 +54,7 @@ class TestDeltaRoundTrip:
         """On a classic session Delta's DeltaTable API merges, as the writer library uses it."""
         from delta.tables import DeltaTable
 
-        spark.createDataFrame([(1, "a")], "id INT, v STRING").write.format("delta").save(
-            table_path
-        )
+        spark.createDataFrame([(1, "a")], "id INT, v STRING").write.format("delta").save(table_path)
         source = spark.createDataFrame([(1, "A"), (2, "b")], "id INT, v STRING")
         (
             DeltaTable.forPath(spark, table_path)
@@ -142,7 +138,8 @@ class TestOnCluster:
         app_id = spark.conf.get("spark.app.id")
         assert app_id is not None
         apps = [a for a in spark_cluster.status()["activeapps"] if a["id"] == app_id]
-        assert len(apps) == 1 and apps[0]["cores"] == 2
+        assert len(apps) == 1
+        assert apps[0]["cores"] == 2
         per_worker = [
             [e for e in w["executors"] if e["appid"] == app_id]
             for w in spark_cluster.worker_status()

@@ -206,13 +206,14 @@ def _require_listening(url: str) -> None:
 
     The Connect client itself retries an unreachable server for at least ten minutes.
     """
-    parsed = urllib.parse.urlparse("http://" + url[len("sc://") :].split("/;")[0])
+    parsed = urllib.parse.urlparse("http://" + url[len("sc://") :].split("/;", maxsplit=1)[0])
     host, port = parsed.hostname or "localhost", parsed.port or _DEFAULT_CONNECT_PORT
     if not _port_open(port, host, timeout=30.0):
+        shown = url.split("/;", maxsplit=1)[0]
         raise SessionStartError(
-            f"Nothing accepts connections at {host}:{port} (from {url.split('/;')[0]}): start "
-            "the Spark Connect server there (see delta_session.connect_server_command()), or "
-            "check the host and port."
+            f"Nothing accepts connections at {host}:{port} (from {shown}): start the Spark "
+            "Connect server there (see delta_session.connect_server_command()), or check the "
+            "host and port."
         )
 
 

@@ -76,13 +76,15 @@ def jar_conf(packages: Sequence[str] = ()) -> dict[str, str]:
     jars = sorted(folder.glob("*.jar"))
     wanted = {"delta-spark": describe_delta_jar()}
     wanted.update({_artifact_stem(p): p for p in packages})
-    missing = [coord for stem, coord in wanted.items() if not any(stem in j.name for j in jars)]
+    missing = {stem: c for stem, c in wanted.items() if not any(stem in j.name for j in jars)}
     if missing:
+        named = ", ".join(f"{stem} jar ({coordinate})" for stem, coordinate in missing.items())
         raise JarsDirError(
-            f"{JARS_DIR_ENV}={folder} holds no jar for {', '.join(missing)}. Put the jars of "
-            f"{', '.join(missing)} and their dependencies there (for example the 'jars' folder "
-            f"of an Ivy cache filled on a connected machine, {ivy_dir() / 'jars'}), or unset "
-            f"{JARS_DIR_ENV} to download them from Maven Central."
+            f"{JARS_DIR_ENV}={folder} holds no {named}. Put the jars of "
+            f"{', '.join(missing.values())} and their dependencies there (for example the "
+            f"'jars' folder of an Ivy cache filled on a connected machine, "
+            f"{ivy_dir() / 'jars'}), or unset {JARS_DIR_ENV} to download them from Maven "
+            "Central."
         )
     return {"spark.jars": ",".join(str(j) for j in jars)}
 
