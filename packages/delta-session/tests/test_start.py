@@ -192,7 +192,7 @@ class TestFailures:
             assert "Fix: pip install 'delta-spark==4.4.0' (keeps pyspark 4.2)" in lines[1]
             requests = repo.log_path.read_text()
         pom = "/io/delta/delta-spark_4.2_2.13/4.5.0/delta-spark_4.2_2.13-4.5.0.pom"
-        assert f'"GET {pom} HTTP/1.1" 404' in requests
+        assert f'"HEAD {pom} HTTP/1.1" 404' in requests  # Ivy asks with HEAD first
 
 
 class TestFailuresBeforeAnyJvm:
