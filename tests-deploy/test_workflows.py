@@ -7,6 +7,7 @@ scripts; nox's deploy session builds it from the Go module proxy). Then what eac
 
 from __future__ import annotations
 
+import ast
 import re
 import shlex
 import subprocess
@@ -21,7 +22,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
-PUBLISHED = ["delta-safe-writer", "schema-registry", "dq-gates", "etl-metrics", "etl-app"]
+PUBLISHED = [
+    "delta-session",
+    "delta-safe-writer",
+    "schema-registry",
+    "dq-gates",
+    "etl-metrics",
+    "etl-app",
+]
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -214,6 +222,21 @@ class TestRelease:
         assert publish["environment"]["name"] == "pypi"
         (step,) = [s for s in publish["steps"] if "pypi-publish" in s.get("uses", "")]
         assert "password" not in step.get("with", {})
+
+
+def test_published_list_matches_the_noxfile() -> None:
+    """The workflows cover exactly the distributions the noxfile builds and publishes."""
+    tree = ast.parse((ROOT / "noxfile.py").read_text())
+    packages = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.AnnAssign)
+        and isinstance(node.target, ast.Name)
+        and node.target.id == "PACKAGES"
+    )
+    assert isinstance(packages, ast.Dict)
+    names = {ast.literal_eval(key) for key in packages.keys if key is not None}
+    assert set(PUBLISHED) == names - {"pipeline-testkit"}
 
 
 class TestScheduledAndSecurity:
