@@ -37,6 +37,7 @@ __all__ = [
     "raise_for_bad_keys",
     "raise_for_target_duplicates",
     "raise_outside_predicate",
+    "target_key_counts",
 ]
 
 
@@ -249,8 +250,8 @@ def raise_for_bad_keys(
 TARGET_ROWS = "_dsw_target_rows"
 
 
-def duplicated_target_keys(target: DataFrame, df: DataFrame, keys: Sequence[str]) -> DataFrame:
-    """Key values of ``df`` that the table holds more than once, with the table's row counts.
+def target_key_counts(target: DataFrame, df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """How many rows the table holds for each key of ``df`` that it holds at all.
 
     A semi-join of the table's key columns on the batch's keys, then a count per key: only
     the table rows matching a batch key are shuffled and counted (the key columns of the
@@ -259,11 +260,7 @@ def duplicated_target_keys(target: DataFrame, df: DataFrame, keys: Sequence[str]
     key_columns = [sf.col(quote(k)) for k in keys]
     batch_keys = df.select(*key_columns)
     matching = target.select(*key_columns).join(batch_keys, on=list(keys), how="left_semi")
-    return (
-        matching.groupBy(*key_columns)
-        .agg(sf.count(sf.lit(1)).alias(TARGET_ROWS))
-        .filter(sf.col(TARGET_ROWS) > 1)
-    )
+    return matching.groupBy(*key_columns).agg(sf.count(sf.lit(1)).alias(TARGET_ROWS))
 
 
 def guard_target_keys(
@@ -271,16 +268,17 @@ def guard_target_keys(
 ) -> DataFrame:
     """``source`` unchanged, but failing its job (``marker``) on a key the table holds twice.
 
-    The duplicated keys of :func:`duplicated_target_keys` (the table's rows matching a key of
-    ``batch``, the unguarded source, so the source's own key window is not computed twice)
-    are joined back onto the source rows and an ``assert_true`` aborts the consuming job (the
-    MERGE) before Delta commits.
+    The per-key counts of :func:`target_key_counts` (for the keys of ``batch``, the
+    unguarded source, so the source's own key window is not computed twice) pass an
+    ``assert_true`` that keeps none of them, and that empty branch is unioned onto the
+    source: the consuming job (the MERGE, or Delta's materialisation of its source) runs the
+    assertion and aborts before Delta commits, without joining anything back to the source.
     """
-    duplicated = duplicated_target_keys(target, batch, keys)
-    columns = [sf.col(quote(c)) for c in source.columns]
-    joined = source.join(duplicated, on=list(keys), how="left")
-    ok = sf.col(TARGET_ROWS).isNull()
-    return joined.filter(sf.assert_true(ok, sf.lit(marker)).isNull()).select(*columns)
+    counts = target_key_counts(target, batch, keys)
+    tripwire = counts.filter(
+        sf.assert_true(sf.col(TARGET_ROWS) <= 1, sf.lit(marker)).isNotNull()
+    ).select(*[sf.lit(None).cast(f.dataType).alias(f.name) for f in source.schema.fields])
+    return source.unionByName(tripwire)
 
 
 def raise_for_target_duplicates(
@@ -298,7 +296,7 @@ def raise_for_target_duplicates(
     Raises:
         DuplicateTargetKeyError: Always, when some key is duplicated (else returns).
     """
-    duplicated = duplicated_target_keys(target, df, keys)
+    duplicated = target_key_counts(target, df, keys).filter(sf.col(TARGET_ROWS) > 1)
     count = duplicated.count()
     if not count:
         return
