@@ -121,6 +121,7 @@ class TestEveryOperation:
         commits = writer.history(table_path, limit=2)
         assert [c["version"] for c in commits] == [5, 4]
         assert commits[0]["writer_metadata"]["run_id"] == "undo"
+        assert [t.name for t in spark.catalog.listTables() if t.isTemporary] == []
 
     def test_catalog_table_and_idempotent_batches(
         self, make_writer, engine: str, spark: SparkSession, table_name: str
@@ -206,6 +207,8 @@ class TestEveryOperation:
             )
 
         assert not isinstance(source_dups.value, DuplicateTargetKeyError)
+        # The SQL engine's temporary source views are dropped after a failed MERGE too.
+        assert [t.name for t in spark.catalog.listTables() if t.isTemporary] == []
         assert source_dups.value.sample == ({"id": 2, "rows": 2},)
         assert target_dups.value.sample == ({"id": 1, "rows": 2},)
         assert sorted(described(spark, table_path)) == [0]

@@ -197,7 +197,7 @@ class TestConcurrentModification:
                     os.close(os.open(started, os.O_CREAT | os.O_EXCL))
                 except FileExistsError:
                     return value
-                deadline = time.monotonic() + 60
+                deadline = time.monotonic() + 300
                 while not go.exists() and time.monotonic() < deadline:
                     time.sleep(0.05)
             return value
@@ -219,14 +219,14 @@ class TestConcurrentModification:
 
         thread = threading.Thread(target=run)
         thread.start()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while not started.exists() and time.monotonic() < deadline:
             time.sleep(0.05)
         spark.createDataFrame([(1, 9, "x")], SCHEMA).write.format("delta").mode("overwrite").save(
             table_path
         )
         go.touch()
-        thread.join(timeout=300)
+        thread.join(timeout=600)
 
         error = outcome["error"]
         assert isinstance(error, ConcurrentWriteError)
