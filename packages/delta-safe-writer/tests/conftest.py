@@ -1,7 +1,13 @@
-"""Shared fixtures: a writer with fast retries, catalog table names, table readers."""
+"""Shared fixtures: writers (engine from DSW_TEST_ENGINE), catalog table names, table readers.
+
+``DSW_TEST_ENGINE=sql`` runs every writer the tests build on the Spark SQL engine (the one
+Spark Connect sessions use); the default, ``auto``, is delta-spark's ``DeltaTable`` API on
+the classic test session. ``test_engines.py`` runs both engines in every run.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -33,11 +39,26 @@ def versions(spark: SparkSession, target: str) -> list[int]:
     return sorted(r["version"] for r in spark.sql(f"DESCRIBE HISTORY {ref}").collect())
 
 
+#: The engine every writer built through the fixtures uses.
+ENGINE = os.environ.get("DSW_TEST_ENGINE", "auto")
+MakeWriter = Callable[..., SafeDeltaWriter]
+
+
 @pytest.fixture
-def writer(spark: SparkSession) -> SafeDeltaWriter:
+def make_writer(spark: SparkSession) -> MakeWriter:
+    """Build a writer on the test session with the engine under test: ``make_writer(**options)``."""
+
+    def make(**options: Any) -> SafeDeltaWriter:
+        options.setdefault("engine", ENGINE)
+        return SafeDeltaWriter(spark, **options)
+
+    return make
+
+
+@pytest.fixture
+def writer(make_writer: MakeWriter) -> SafeDeltaWriter:
     """A writer with an app id, input row counting and millisecond backoffs."""
-    return SafeDeltaWriter(
-        spark,
+    return make_writer(
         app_id="tests",
         retry_backoff_s=0.01,
         max_backoff_s=0.05,

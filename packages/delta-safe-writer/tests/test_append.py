@@ -71,10 +71,10 @@ class TestAppendCreatesAndAppends:
 
 class TestAppendInputCounting:
     def test_default_writer_does_not_count_input(
-        self, spark: SparkSession, table_path: str
+        self, make_writer, spark: SparkSession, table_path: str
     ) -> None:
         """Without count_input_rows the input size is unknown; counts still come from Delta."""
-        result = SafeDeltaWriter(spark).append(
+        result = make_writer().append(
             spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path
         )
 
@@ -165,9 +165,9 @@ class TestAppendSkips:
         assert newer.version == 1
         assert table_rows(table_path) == [(1, "a"), (1, "a")]
 
-    def test_batch_id_needs_app_id(self, spark: SparkSession, table_path: str) -> None:
+    def test_batch_id_needs_app_id(self, make_writer, spark: SparkSession, table_path: str) -> None:
         """A batch id without an app id is refused: Delta needs both to deduplicate."""
-        plain = SafeDeltaWriter(spark)
+        plain = make_writer()
         with pytest.raises(ValueError, match="no app_id"):
             plain.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path, batch_id=1)
 
@@ -199,10 +199,10 @@ class TestAppendSchemaGuard:
         assert table_versions(table_path) == [0]
 
     def test_new_column_added_with_evolution(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """With allow_schema_evolution the new column is added and old rows read NULL."""
-        evolving = SafeDeltaWriter(spark, allow_schema_evolution=True)
+        evolving = make_writer(allow_schema_evolution=True)
         evolving.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
         evolving.append(
             spark.createDataFrame([(2, "b", 1.5)], "id INT, v STRING, score DOUBLE"), table_path
@@ -211,10 +211,10 @@ class TestAppendSchemaGuard:
         assert table_rows(table_path, "id", "score") == [(1, None), (2, 1.5)]
 
     def test_type_change_refused_even_with_evolution(
-        self, spark: SparkSession, table_path: str, table_versions
+        self, make_writer, spark: SparkSession, table_path: str, table_versions
     ) -> None:
         """A changed type names the column, the table type and the incoming type."""
-        evolving = SafeDeltaWriter(spark, allow_schema_evolution=True)
+        evolving = make_writer(allow_schema_evolution=True)
         evolving.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
 
         with pytest.raises(SchemaMismatchError, match=r"'v'.*string.*int") as info:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +12,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from delta_safe_writer import SafeDeltaWriter
-from delta_safe_writer._table import Table, parse_user_metadata
+from delta_safe_writer._table import Table, epoch_ms, history_timestamp, parse_user_metadata
 
 pytestmark = pytest.mark.spark
 
@@ -29,23 +32,33 @@ class TestLocalLogLookup:
     def test_every_operation_reads_the_same_commit_as_the_history(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
     ) -> None:
-        """Append, merge, replaceWhere and restore commits read from the log equal the history."""
-        writer.append(spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path)
-        writer.merge(spark.createDataFrame([(2, "B"), (3, "c")], SCHEMA), table_path, ["id"])
-        writer.overwrite_partitions(spark.createDataFrame([(1, "z")], SCHEMA), table_path, "id = 1")
-        writer.restore(table_path, 1)
+        """Every operation's commit read from the log equals the history, timestamp exactly."""
+        results = [
+            writer.append(spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path),
+            writer.merge(spark.createDataFrame([(2, "B"), (3, "c")], SCHEMA), table_path, ["id"]),
+            writer.overwrite_partitions(
+                spark.createDataFrame([(1, "z")], SCHEMA), table_path, "id = 1"
+            ),
+            writer.restore(table_path, 1),
+        ]
         table = Table(spark, table_path)
 
-        write_ids = [
-            parse_user_metadata(c["userMetadata"])["write_id"] for c in table.history(None)
-        ]
+        history = table.history(None)
+        write_ids = [parse_user_metadata(c["userMetadata"])["write_id"] for c in history]
         assert len(write_ids) == 4
         for write_id in write_ids:
             local = table._find_local_commit(write_id)
             expected = history_commit(table, write_id)
             assert local is not None
             assert {k: local[k] for k in COMPARED} == {k: expected[k] for k in COMPARED}
-            assert abs(local["timestamp_ms"] - expected["timestamp_ms"]) < 1000
+            assert local["timestamp_ms"] == expected["timestamp_ms"]
+        described = {
+            r["version"]: r["timestamp"]
+            for r in spark.sql(f"DESCRIBE HISTORY delta.`{table_path}`").collect()
+        }
+        for result in results:
+            assert result.timestamp_ms == epoch_ms(described[result.version])
+            assert result.committed_at == described[result.version].astimezone(dt.UTC)
 
     def test_file_uri_is_read_locally(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str
@@ -114,3 +127,43 @@ class TestLocalLogFallbacks:
 
         assert found is not None
         assert (found["version"], found["operationMetrics"]) == (0, {"numOutputRows": "3"})
+
+
+def commit_file(log: Path, version: int, modified_ms: int, info: dict[str, Any]) -> None:
+    """Write a one-action commit file with the given modification time."""
+    path = log / f"{version:020d}.json"
+    path.write_text(json.dumps({"commitInfo": info}) + "\n")
+    os.utime(path, ns=(modified_ms * 1_000_000, modified_ms * 1_000_000))
+
+
+class TestHistoryTimestamp:
+    def test_file_modification_time_not_commit_info_timestamp(self, tmp_path: Path) -> None:
+        """Without in-commit timestamps Delta's history shows the file's modification time."""
+        commit_file(tmp_path, 0, 1_700_000_005_123, {"timestamp": 1_700_000_000_000})
+
+        info = {"timestamp": 1_700_000_000_000}
+        assert history_timestamp(tmp_path, [0], info) == 1_700_000_005_123
+
+    def test_in_commit_timestamp_wins(self, tmp_path: Path) -> None:
+        """A commit carrying inCommitTimestamp is reported with it, whatever the file time."""
+        info = {"timestamp": 1, "inCommitTimestamp": 1_700_000_000_777}
+        commit_file(tmp_path, 0, 1_700_000_009_000, info)
+
+        assert history_timestamp(tmp_path, [0], info) == 1_700_000_000_777
+
+    def test_times_not_after_the_previous_commit_are_monotonized(self, tmp_path: Path) -> None:
+        """Like Delta, a commit no later than its predecessor gets the predecessor's time + 1 ms."""
+        for version, modified in enumerate([1_000, 5_000, 5_000, 4_000, 9_000]):
+            commit_file(tmp_path, version, modified, {})
+
+        timestamps = [history_timestamp(tmp_path, list(range(v, -1, -1)), {}) for v in range(5)]
+
+        assert timestamps == [1_000, 5_000, 5_001, 5_002, 9_000]
+
+    def test_a_gap_in_the_versions_starts_over(self, tmp_path: Path) -> None:
+        """Only the contiguous run of versions before the commit is monotonized."""
+        commit_file(tmp_path, 3, 8_000, {})
+        commit_file(tmp_path, 5, 2_000, {})
+        commit_file(tmp_path, 6, 1_500, {})
+
+        assert history_timestamp(tmp_path, [6, 5, 3], {}) == 2_001

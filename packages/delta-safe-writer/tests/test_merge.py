@@ -9,6 +9,7 @@ from pyspark.sql import SparkSession
 
 from delta_safe_writer import (
     DuplicateKeyError,
+    DuplicateTargetKeyError,
     MissingKeyError,
     ReconciliationError,
     SafeDeltaWriter,
@@ -80,10 +81,10 @@ class TestMergeUpsert:
         assert table_rows(table_path) == [(1, "a", 1), (1, "b", 20)]
 
     def test_new_column_with_schema_evolution(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """With allow_schema_evolution a MERGE adds the source's new column."""
-        evolving = SafeDeltaWriter(spark, allow_schema_evolution=True)
+        evolving = make_writer(allow_schema_evolution=True)
         evolving.append(spark.createDataFrame([(1, "a", 1)], SCHEMA), table_path)
         wider = spark.createDataFrame([(1, "a", 1, True)], SCHEMA + ", flag BOOLEAN")
 
@@ -236,13 +237,47 @@ class TestMergeSkipsAndIdempotency:
 
 
 class TestMergeReconciliation:
-    def test_duplicate_target_keys_fail_reconciliation_and_roll_back(
+    def test_duplicate_target_keys_are_refused_before_the_commit(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
     ) -> None:
-        """One source row updating two target rows does not reconcile: error and rollback."""
+        """A batch key the table holds twice is refused inside the MERGE: no commit, no restore."""
+        spark.createDataFrame([(1, "a", 1), (1, "a2", 1), (2, "b", 2)], SCHEMA).write.format(
+            "delta"
+        ).save(table_path)
+
+        with pytest.raises(DuplicateTargetKeyError, match="already holds more than one") as info:
+            writer.merge(
+                spark.createDataFrame([(1, "b", 2), (3, "c", 3)], SCHEMA), table_path, ["id"]
+            )
+
+        assert info.value.keys == ("id",)
+        assert info.value.duplicate_keys == 1
+        assert info.value.sample == ({"id": 1, "rows": 2},)
+        assert isinstance(info.value, DuplicateKeyError)
+        assert table_rows(table_path) == [(1, "a", 1), (1, "a2", 1), (2, "b", 2)]
+        assert [h["operation"] for h in writer.history(table_path)] == ["WRITE"]
+
+    def test_duplicates_of_keys_outside_the_batch_are_left_alone(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """Only the batch's keys are checked: a duplicate the MERGE does not touch is no error."""
+        spark.createDataFrame([(1, "a", 1), (1, "a2", 1), (2, "b", 2)], SCHEMA).write.format(
+            "delta"
+        ).save(table_path)
+
+        result = writer.merge(spark.createDataFrame([(2, "B", 20)], SCHEMA), table_path, ["id"])
+
+        assert result.rows_updated == 1
+        assert table_rows(table_path) == [(1, "a", 1), (1, "a2", 1), (2, "B", 20)]
+
+    def test_duplicate_target_keys_fail_reconciliation_and_roll_back(
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
+    ) -> None:
+        """Without the target key check, a doubly updated key fails reconciliation: rollback."""
         spark.createDataFrame([(1, "a", 1), (1, "a2", 1)], SCHEMA).write.format("delta").save(
             table_path
         )
+        writer = make_writer(check_target_keys=False)
 
         with pytest.raises(ReconciliationError, match="does not reconcile") as info:
             writer.merge(spark.createDataFrame([(1, "b", 2)], SCHEMA), table_path, ["id"])
@@ -252,13 +287,13 @@ class TestMergeReconciliation:
         assert "restored to version 0" in "".join(getattr(info.value, "__notes__", []))
 
     def test_reconciliation_can_be_switched_off(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
-        """With reconcile=False the same merge commits as Delta decides."""
+        """With reconcile=False and no target key check the merge commits as Delta decides."""
         spark.createDataFrame([(1, "a", 1), (1, "a2", 1)], SCHEMA).write.format("delta").save(
             table_path
         )
-        lax = SafeDeltaWriter(spark, reconcile=False)
+        lax = make_writer(reconcile=False, check_target_keys=False)
         result = lax.merge(spark.createDataFrame([(1, "b", 2)], SCHEMA), table_path, ["id"])
 
         assert result.rows_updated == 2
@@ -300,3 +335,46 @@ class TestMergeMatchesNaiveUpsert:
             assert result.rows_inserted == len(batch.keys() - initial.keys())
         else:
             assert result.skipped
+
+
+target_rows = st.lists(st.tuples(st.integers(0, 6), st.integers(0, 3)), max_size=8)
+
+
+class TestTargetKeyCheckMatchesReference:
+    @settings(
+        max_examples=10,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture],
+    )
+    @given(initial=target_rows, batch=keyed_rows)
+    def test_property_refuses_exactly_batches_touching_duplicated_keys(
+        self,
+        *,
+        spark: SparkSession,
+        writer: SafeDeltaWriter,
+        tmp_path_factory: pytest.TempPathFactory,
+        initial: list[tuple[int, int]],
+        batch: dict[int, int],
+    ) -> None:
+        """Refused iff the table holds a batch key twice; else equal to a Python upsert."""
+        path = str(tmp_path_factory.mktemp("dups") / "t")
+        schema = "id INT, n INT"
+        spark.createDataFrame(initial, schema).write.format("delta").save(path)
+        held = {key: sum(1 for k, _ in initial if k == key) for key in batch}
+        duplicated = sorted(key for key, count in held.items() if count > 1)
+        source = spark.createDataFrame(sorted(batch.items()), schema)
+
+        def table() -> list[tuple[int, int]]:
+            return sorted(tuple(r) for r in spark.read.format("delta").load(path).collect())
+
+        if duplicated:
+            with pytest.raises(DuplicateTargetKeyError) as info:
+                writer.merge(source, path, ["id"])
+            assert info.value.duplicate_keys == len(duplicated)
+            assert sorted(s["id"] for s in info.value.sample) == duplicated[:5]
+            assert table() == sorted(initial)
+            assert len(writer.history(path)) == 1
+            return
+        writer.merge(source, path, ["id"])
+        expected = [(k, n) for k, n in initial if k not in batch] + list(batch.items())
+        assert table() == sorted(expected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import pytest
@@ -292,7 +293,7 @@ class TestEmptyReplacement:
         assert not DeltaTable.isDeltaTable(spark, table_path)
 
     def test_failing_post_hook_restores_the_deleted_rows(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """Hooks see the DELETE's result; a failing post-hook restores the rows it removed."""
         seen: list[WriteContext] = []
@@ -301,8 +302,8 @@ class TestEmptyReplacement:
             seen.append(context)
             raise RuntimeError("gold must not lose a day")
 
-        SafeDeltaWriter(spark).append(spark.createDataFrame(START, SCHEMA), table_path)
-        writer = SafeDeltaWriter(spark, pre_hooks=[seen.append], post_hooks=[refuse])
+        make_writer().append(spark.createDataFrame(START, SCHEMA), table_path)
+        writer = make_writer(pre_hooks=[seen.append], post_hooks=[refuse])
 
         with pytest.raises(RuntimeError, match="must not lose") as info:
             writer.overwrite_partitions(
@@ -325,16 +326,16 @@ class TestEmptyReplacement:
     ) -> None:
         """A Delta conflict on the DELETE is retried like any commit."""
         writer.append(spark.createDataFrame(START, SCHEMA), table_path)
-        real_delete = DeltaTable.delete
+        real_delete = writer.engine.delete
         failures = iter([ConcurrentAppendException("Files were added by a concurrent update.")])
 
-        def flaky_delete(self: DeltaTable, *args: Any, **kwargs: Any) -> None:
+        def flaky_delete(*args: Any, **kwargs: Any) -> None:
             error = next(failures, None)
             if error is not None:
                 raise error
-            real_delete(self, *args, **kwargs)
+            real_delete(*args, **kwargs)
 
-        monkeypatch.setattr(DeltaTable, "delete", flaky_delete)
+        monkeypatch.setattr(writer.engine, "delete", flaky_delete)
         result = writer.overwrite_partitions(
             spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'", allow_empty=True
         )
@@ -352,23 +353,23 @@ class TestEmptyReplacement:
     ) -> None:
         """A commit that adds new rows for an empty replacement does not reconcile: rolled back."""
         writer.append(spark.createDataFrame(START, SCHEMA), table_path)
-        real_delete = DeltaTable.delete
+        real_delete = writer.engine.delete
 
-        def delete_and_sneak_in(self: DeltaTable, *args: Any, **kwargs: Any) -> None:
+        def delete_and_sneak_in(*args: Any, **kwargs: Any) -> None:
             # Stands in for a commit that is not the pure delete the empty input implies.
-            del self, args, kwargs
+            del args, kwargs
             spark.createDataFrame([("d1", 99)], SCHEMA).write.format("delta").mode(
                 "overwrite"
             ).option("replaceWhere", "day = 'd1'").option(
                 "userMetadata", spark.conf.get("spark.databricks.delta.commitInfo.userMetadata")
             ).save(table_path)
 
-        monkeypatch.setattr(DeltaTable, "delete", delete_and_sneak_in)
+        monkeypatch.setattr(writer.engine, "delete", delete_and_sneak_in)
         with pytest.raises(ReconciliationError, match="only removes rows") as info:
             writer.overwrite_partitions(
                 spark.createDataFrame([], SCHEMA), table_path, "day = 'd1'", allow_empty=True
             )
-        monkeypatch.setattr(DeltaTable, "delete", real_delete)
+        monkeypatch.setattr(writer.engine, "delete", real_delete)
 
         assert info.value.actual["rows inserted"] == 1
         assert table_rows(table_path) == sorted(START)
@@ -467,3 +468,99 @@ class TestOverwritePartitionsPartitionBy:
                 "day = 'd1'",
                 partition_by=["month"],
             )
+
+
+GENERATED = (
+    "id INT, ts TIMESTAMP, d DATE GENERATED ALWAYS AS (CAST(ts AS DATE))"  # d only in the table
+)
+INPUT = "id INT, ts TIMESTAMP"
+JAN1, JAN2, JAN3 = (dt.datetime(2024, 1, day, 10) for day in (1, 2, 3))
+
+
+class TestReplaceWhereOnAGeneratedColumn:
+    @pytest.fixture
+    def generated(self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str) -> str:
+        """A table partitioned by a generated date column, with rows on Jan 1 and Jan 2."""
+        spark.sql(f"CREATE TABLE delta.`{table_path}` ({GENERATED}) USING delta PARTITIONED BY (d)")
+        writer.append(spark.createDataFrame([(1, JAN1), (2, JAN2)], INPUT), table_path)
+        return table_path
+
+    def test_replaces_the_day_delta_computes(
+        self, spark: SparkSession, writer: SafeDeltaWriter, generated: str, table_rows
+    ) -> None:
+        """A predicate on the generated column works although the DataFrame lacks it."""
+        result = writer.overwrite_partitions(
+            spark.createDataFrame([(3, JAN2), (4, JAN2)], INPUT), generated, "d = '2024-01-02'"
+        )
+
+        assert result.rows_inserted == 2
+        assert table_rows(generated, "id", "d") == [
+            (1, dt.date(2024, 1, 1)),
+            (3, dt.date(2024, 1, 2)),
+            (4, dt.date(2024, 1, 2)),
+        ]
+
+    def test_rows_outside_are_refused_by_delta_and_typed(
+        self, spark: SparkSession, writer: SafeDeltaWriter, generated: str, table_versions
+    ) -> None:
+        """A row whose computed day is outside the predicate raises UnsafeWriteError."""
+        with pytest.raises(UnsafeWriteError, match="outside") as info:
+            writer.overwrite_partitions(
+                spark.createDataFrame([(3, JAN2), (5, JAN3)], INPUT), generated, "d = '2024-01-02'"
+            )
+
+        assert info.value.predicate == "d = '2024-01-02'"
+        assert info.value.rows_outside >= 1
+        assert table_versions(generated) == [0, 1]
+
+    def test_enforced_even_when_the_session_disabled_deltas_check(
+        self, spark: SparkSession, writer: SafeDeltaWriter, generated: str, table_versions
+    ) -> None:
+        """The writer turns Delta's replaceWhere check back on for its call only."""
+        conf = "spark.databricks.delta.replaceWhere.constraintCheck.enabled"
+        spark.conf.set(conf, "false")
+        try:
+            with pytest.raises(UnsafeWriteError):
+                writer.overwrite_partitions(
+                    spark.createDataFrame([(5, JAN3)], INPUT), generated, "d = '2024-01-02'"
+                )
+            assert spark.conf.get(conf) == "false"
+        finally:
+            spark.conf.unset(conf)
+        assert table_versions(generated) == [0, 1]
+
+
+class TestOverwriteSchema:
+    def test_replaces_the_schema_when_asked(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """overwrite_schema=True drops, adds and retypes columns in one commit."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+        new = spark.createDataFrame([(1, 2.5)], "id BIGINT, score DOUBLE")
+
+        with pytest.raises(SchemaMismatchError):
+            writer.overwrite(new, table_path, allow_full_overwrite=True)
+        result = writer.overwrite(new, table_path, allow_full_overwrite=True, overwrite_schema=True)
+
+        schema = spark.read.format("delta").load(table_path).schema
+        assert [(f.name, f.dataType.simpleString()) for f in schema.fields] == [
+            ("id", "bigint"),
+            ("score", "double"),
+        ]
+        assert table_rows(table_path) == [(1, 2.5)]
+        assert result.version == 1
+        assert writer.history(table_path, 1)[0]["writer_metadata"]["overwrite_schema"] is True
+
+    def test_still_needs_allow_full_overwrite(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_versions
+    ) -> None:
+        """overwrite_schema alone does not permit replacing the table."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+
+        with pytest.raises(UnsafeWriteError, match="allow_full_overwrite"):
+            writer.overwrite(
+                spark.createDataFrame([(1, 2.5)], "id BIGINT, score DOUBLE"),
+                table_path,
+                overwrite_schema=True,
+            )
+        assert table_versions(table_path) == [0]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -37,7 +38,7 @@ def failing_hook(context: WriteContext) -> None:
 
 class TestPreHooks:
     def test_pre_hook_sees_the_write_before_commit(
-        self, spark: SparkSession, table_path: str
+        self, make_writer, spark: SparkSession, table_path: str
     ) -> None:
         """A pre-hook gets operation, target, df and no result, before anything is written."""
         seen: list[tuple[Any, ...]] = []
@@ -47,17 +48,17 @@ class TestPreHooks:
             seen.append((context.operation, context.target, context.result, exists, context.run_id))
             assert context.df is not None
 
-        writer = SafeDeltaWriter(spark, pre_hooks=[hook])
+        writer = make_writer(pre_hooks=[hook])
         writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path, run_id="r")
 
         assert seen == [("append", table_path, None, False, "r")]
 
     def test_failing_pre_hook_aborts(
-        self, spark: SparkSession, table_path: str, table_versions
+        self, make_writer, spark: SparkSession, table_path: str, table_versions
     ) -> None:
         """A pre-hook error propagates and nothing is committed."""
-        SafeDeltaWriter(spark).append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
-        writer = SafeDeltaWriter(spark, pre_hooks=[failing_hook])
+        make_writer().append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
+        writer = make_writer(pre_hooks=[failing_hook])
 
         with pytest.raises(HookFailedError):
             writer.merge(spark.createDataFrame([(1, "b")], SCHEMA), table_path, ["id"])
@@ -65,10 +66,12 @@ class TestPreHooks:
 
 
 class TestPostHooksAndRollback:
-    def test_post_hook_gets_the_result(self, spark: SparkSession, table_path: str) -> None:
+    def test_post_hook_gets_the_result(
+        self, make_writer, spark: SparkSession, table_path: str
+    ) -> None:
         """A post-hook receives the committed write's result."""
         results: list[Any] = []
-        writer = SafeDeltaWriter(spark, post_hooks=[lambda c: results.append(c.result)])
+        writer = make_writer(post_hooks=[lambda c: results.append(c.result)])
 
         result = writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
 
@@ -76,11 +79,11 @@ class TestPostHooksAndRollback:
         assert results[0].rows_inserted == 1
 
     def test_failing_post_hook_restores_previous_version(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """Write-audit-publish: a failed validation restores the old version and re-raises."""
-        SafeDeltaWriter(spark).append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
-        writer = SafeDeltaWriter(spark, post_hooks=[failing_hook])
+        make_writer().append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
+        writer = make_writer(post_hooks=[failing_hook])
 
         with pytest.raises(HookFailedError) as info:
             writer.merge(spark.createDataFrame([(1, "b"), (2, "c")], SCHEMA), table_path, ["id"])
@@ -92,10 +95,10 @@ class TestPostHooksAndRollback:
         assert "restored to version 0" in " ".join(info.value.__notes__)
 
     def test_rollback_of_a_created_table_deletes_its_rows(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """A failed first write cannot restore to before creation: its rows are deleted."""
-        writer = SafeDeltaWriter(spark, post_hooks=[failing_hook])
+        writer = make_writer(post_hooks=[failing_hook])
 
         with pytest.raises(HookFailedError) as info:
             writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
@@ -104,17 +107,17 @@ class TestPostHooksAndRollback:
         assert "rows were deleted" in " ".join(info.value.__notes__)
 
     def test_no_rollback_when_switched_off(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """With rollback_on_failure=False the commit stays and the hook error propagates."""
-        writer = SafeDeltaWriter(spark, post_hooks=[failing_hook], rollback_on_failure=False)
+        writer = make_writer(post_hooks=[failing_hook], rollback_on_failure=False)
 
         with pytest.raises(HookFailedError):
             writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
         assert table_rows(table_path) == [(1, "a")]
 
     def test_rollback_refused_when_others_committed_since(
-        self, spark: SparkSession, table_path: str, table_rows
+        self, make_writer, spark: SparkSession, table_path: str, table_rows
     ) -> None:
         """Restoring would discard a later writer's commit: RollbackError, nothing restored."""
 
@@ -124,8 +127,8 @@ class TestPostHooksAndRollback:
             )
             raise HookFailedError("late validation")
 
-        SafeDeltaWriter(spark).append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
-        writer = SafeDeltaWriter(spark, post_hooks=[other_writer_then_fail])
+        make_writer().append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
+        writer = make_writer(post_hooks=[other_writer_then_fail])
 
         with pytest.raises(RollbackError, match=r"versions 2\.\.2 were committed") as info:
             writer.append(spark.createDataFrame([(2, "b")], SCHEMA), table_path)
@@ -143,13 +146,18 @@ def conflict() -> ConcurrentAppendException:
 
 class TestConflictRetry:
     def test_conflict_is_retried_with_bounded_jittered_backoff(
-        self, spark: SparkSession, table_path: str, table_rows, monkeypatch: pytest.MonkeyPatch
+        self,
+        make_writer,
+        spark: SparkSession,
+        table_path: str,
+        table_rows,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """Two conflicts then success: three attempts, delays within the doubling caps."""
-        writer = SafeDeltaWriter(spark, retry_backoff_s=1.0, max_backoff_s=1.5)
+        writer = make_writer(retry_backoff_s=1.0, max_backoff_s=1.5)
         delays: list[float] = []
         writer._sleep = delays.append
-        real_save = writer._save
+        real_save = writer.engine.save
         failures = iter([conflict(), conflict()])
 
         def flaky_save(*args: Any, **kwargs: Any) -> None:
@@ -158,7 +166,7 @@ class TestConflictRetry:
                 raise error
             real_save(*args, **kwargs)
 
-        monkeypatch.setattr(writer, "_save", flaky_save)
+        monkeypatch.setattr(writer.engine, "save", flaky_save)
         result = writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
 
         assert result.attempts == 3
@@ -167,17 +175,22 @@ class TestConflictRetry:
         assert 0.75 <= delays[1] <= 1.5
 
     def test_persistent_conflict_names_the_conflict(
-        self, spark: SparkSession, table_path: str, table_versions, monkeypatch: pytest.MonkeyPatch
+        self,
+        make_writer,
+        spark: SparkSession,
+        table_path: str,
+        table_versions,
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """After the last attempt ConcurrentWriteError names Delta's conflict class."""
-        writer = SafeDeltaWriter(spark, max_retries=2, retry_backoff_s=0.01)
+        writer = make_writer(max_retries=2, retry_backoff_s=0.01)
         writer._sleep = lambda _: None
         writer.append(spark.createDataFrame([(1, "a")], SCHEMA), table_path)
 
         def always_conflict(*_: Any, **__: Any) -> None:
             raise conflict()
 
-        monkeypatch.setattr(writer, "_save", always_conflict)
+        monkeypatch.setattr(writer.engine, "save", always_conflict)
         with pytest.raises(ConcurrentWriteError, match="ConcurrentAppendException") as info:
             writer.append(spark.createDataFrame([(2, "b")], SCHEMA), table_path)
 
@@ -187,18 +200,21 @@ class TestConflictRetry:
         assert table_versions(table_path) == [0]
 
     def test_real_delta_conflict_is_retried(
-        self, spark: SparkSession, table_path: str, table_rows, tmp_path: Path
+        self, make_writer, spark: SparkSession, table_path: str, table_rows, tmp_path: Path
     ) -> None:
         """A concurrent overwrite landing mid-MERGE makes Delta raise; the retry then lands."""
         armed, started, go = (tmp_path / n for n in ("armed", "started", "go"))
-        SafeDeltaWriter(spark).append(
-            spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path
-        )
+        make_writer().append(spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path)
 
         def wait_once(value: int) -> int:
-            # Runs in a Python worker during the MERGE's first attempt only.
+            # Runs in a Python worker during the MERGE's first attempt only, and blocks one
+            # task only (the plan may read the source more than once, e.g. for the key
+            # checks): the first to create `started` waits, every other row passes.
             if armed.exists() and not go.exists():
-                started.touch()
+                try:
+                    os.close(os.open(started, os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    return value
                 deadline = time.monotonic() + 60
                 while not go.exists() and time.monotonic() < deadline:
                     time.sleep(0.05)
@@ -212,8 +228,8 @@ class TestConflictRetry:
             .coalesce(1)
             .withColumn("id", blocking("id"))
         )
-        writer = SafeDeltaWriter(
-            spark, pre_hooks=[lambda _: armed.touch()], retry_backoff_s=0.01, max_backoff_s=0.02
+        writer = make_writer(
+            pre_hooks=[lambda _: armed.touch()], retry_backoff_s=0.01, max_backoff_s=0.02
         )
         outcome: dict[str, Any] = {}
         thread = threading.Thread(
@@ -232,7 +248,7 @@ class TestConflictRetry:
         result = outcome["result"]
         assert result.attempts == 2
         assert table_rows(table_path) == [(1, "x"), (2, "B"), (3, "c")]
-        assert [h["operation"] for h in SafeDeltaWriter(spark).history(table_path)] == [
+        assert [h["operation"] for h in make_writer().history(table_path)] == [
             "MERGE",
             "WRITE",
             "WRITE",

@@ -386,15 +386,15 @@ class TestScd2OutOfOrder:
             )
 
     def test_other_failures_keep_their_own_error(
-        self, spark: SparkSession, table_path: str, table_versions
+        self, make_writer, spark: SparkSession, table_path: str, table_versions
     ) -> None:
         """A failing post-hook is re-raised as itself, not as an order error, and rolled back."""
-        load_timed(SafeDeltaWriter(spark), spark, table_path, [(1, "a", T1)])
+        load_timed(make_writer(), spark, table_path, [(1, "a", T1)])
 
         def refuse(_: object) -> None:
             raise RuntimeError("audit failed")
 
-        writer = SafeDeltaWriter(spark, post_hooks=[refuse])
+        writer = make_writer(post_hooks=[refuse])
         with pytest.raises(RuntimeError, match="audit failed"):
             load_timed(writer, spark, table_path, [(1, "b", T2)])
 

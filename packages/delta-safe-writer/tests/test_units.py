@@ -85,14 +85,28 @@ class TestCheckSchema:
         table = StructType([StructField("ID", IntegerType(), nullable=False)])
         incoming = StructType([StructField("id", IntegerType(), nullable=True)])
 
-        assert check_schema(incoming, table, table="t", allow_evolution=False) == []
+        check = check_schema(incoming, table, table="t", allow_evolution=False)
 
-    def test_widening_is_still_a_type_change(self) -> None:
-        """Int into a bigint column is refused too: the writer never casts silently."""
-        with pytest.raises(SchemaMismatchError, match="bigint but the incoming DataFrame has int"):
+        assert (check.new_columns, check.casts) == ([], {})
+
+    def test_widening_is_cast_explicitly(self) -> None:
+        """Int into a bigint column is accepted and listed as a cast, not silently passed."""
+        check = check_schema(
+            schema(("n", IntegerType()), ("v", StringType())),
+            schema(("n", LongType()), ("v", StringType())),
+            table="t",
+            allow_evolution=False,
+        )
+
+        assert check.casts == {"n": ("int", "bigint")}
+        assert check.new_columns == []
+
+    def test_narrowing_is_refused_naming_the_widenings(self) -> None:
+        """Bigint into an int column is refused, the message listing what would be accepted."""
+        with pytest.raises(SchemaMismatchError, match="int but the incoming DataFrame has bigint"):
             check_schema(
-                schema(("n", IntegerType())),
                 schema(("n", LongType())),
+                schema(("n", IntegerType())),
                 table="t",
                 allow_evolution=True,
             )
@@ -113,9 +127,9 @@ class TestCheckSchema:
         incoming = schema(("id", IntegerType()), ("extra", StringType()), ("meta", StringType()))
         table = schema(("id", IntegerType()))
 
-        new = check_schema(incoming, table, table="t", allow_evolution=True, ignore=["META"])
+        check = check_schema(incoming, table, table="t", allow_evolution=True, ignore=["META"])
 
-        assert new == ["extra"]
+        assert check.new_columns == ["extra"]
 
 
 class TestAddressingAndMetadata:

@@ -2,7 +2,8 @@
 
 ``SafeDeltaWriter`` wraps delta-spark's append, MERGE, replaceWhere overwrite, SCD2 and
 restore with pre-write checks, conflict retry, idempotent batch ids, commit metadata,
-reconciliation against Delta's own commit metrics and rollback on failed post-write checks.
+reconciliation against Delta's own commit metrics and rollback on failed post-write checks,
+through delta-spark's ``DeltaTable`` API or, on Spark Connect, Spark SQL.
 """
 
 from importlib.metadata import version
@@ -11,13 +12,17 @@ from delta_safe_writer._result import Hook, WriteContext, WriteResult
 from delta_safe_writer._writer import SafeDeltaWriter
 from delta_safe_writer.errors import (
     ConcurrentWriteError,
+    ConstraintViolationError,
     DuplicateKeyError,
+    DuplicateTargetKeyError,
     MissingKeyError,
     OutOfOrderChangeError,
     ReconciliationError,
     RollbackError,
     SafeWriteError,
     SchemaMismatchError,
+    TableNotFoundError,
+    UnresolvedColumnError,
     UnsafeWriteError,
 )
 
@@ -25,7 +30,9 @@ __version__ = version("delta-safe-writer")
 
 __all__ = [
     "ConcurrentWriteError",
+    "ConstraintViolationError",
     "DuplicateKeyError",
+    "DuplicateTargetKeyError",
     "Hook",
     "MissingKeyError",
     "OutOfOrderChangeError",
@@ -34,6 +41,8 @@ __all__ = [
     "SafeDeltaWriter",
     "SafeWriteError",
     "SchemaMismatchError",
+    "TableNotFoundError",
+    "UnresolvedColumnError",
     "UnsafeWriteError",
     "WriteContext",
     "WriteResult",

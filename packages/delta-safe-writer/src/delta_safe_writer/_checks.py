@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import functions as sf
 
+from delta_safe_writer._sql import quote
+from delta_safe_writer._types import WIDENINGS_TEXT, is_widening
 from delta_safe_writer.errors import (
     DuplicateKeyError,
+    DuplicateTargetKeyError,
     MissingKeyError,
     SchemaMismatchError,
     UnsafeWriteError,
@@ -21,10 +24,35 @@ if TYPE_CHECKING:
 
 SAMPLE_SIZE = 5
 
+__all__ = [
+    "SAMPLE_SIZE",
+    "KeyProfile",
+    "SchemaCheck",
+    "check_key_columns",
+    "check_schema",
+    "guard_target_keys",
+    "guard_unique_keys",
+    "profile_keys",
+    "quote",
+    "raise_for_bad_keys",
+    "raise_for_target_duplicates",
+    "raise_outside_predicate",
+    "target_key_counts",
+]
 
-def quote(column: str) -> str:
-    """Backtick-quote a column name for SQL expressions."""
-    return "`" + column.replace("`", "``") + "`"
+
+@dataclass(frozen=True)
+class SchemaCheck:
+    """What comparing an incoming schema with the table's found acceptable.
+
+    Attributes:
+        new_columns: Incoming columns the table lacks (only when evolution is allowed).
+        casts: Incoming column -> (incoming type, table type) for the safe widenings the
+            write will cast explicitly.
+    """
+
+    new_columns: list[str] = field(default_factory=list)
+    casts: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 def check_schema(
@@ -34,11 +62,14 @@ def check_schema(
     table: str,
     allow_evolution: bool,
     ignore: Sequence[str] = (),
-) -> list[str]:
-    """Refuse type changes always and new columns unless schema evolution is allowed.
+) -> SchemaCheck:
+    """Refuse narrowing and unrelated type changes always, new columns unless allowed.
 
-    Nullability is ignored (Delta enforces NOT NULL constraints itself). Column names compare
-    case-insensitively, as Spark resolves them.
+    A column whose incoming type is a safe widening of the table's type (Delta's type
+    widening table, see :func:`delta_safe_writer._types.is_widening`) is accepted and listed
+    for an explicit cast; nested types must match exactly. Nullability is ignored (Delta
+    enforces NOT NULL constraints itself). Column names compare case-insensitively, as
+    Spark resolves them.
 
     Args:
         incoming: Schema of the DataFrame to write.
@@ -48,48 +79,54 @@ def check_schema(
         ignore: Incoming columns not compared (columns the writer manages itself).
 
     Returns:
-        The names of new columns (empty unless ``allow_evolution``).
+        The new columns (empty unless ``allow_evolution``) and the casts to apply.
 
     Raises:
-        SchemaMismatchError: A column's type differs, or new columns without evolution.
+        SchemaMismatchError: A column's type differs other than by a safe widening, or new
+            columns without evolution.
     """
     existing = {f.name.lower(): f for f in table_schema.fields}
     skip = {c.lower() for c in ignore}
-    new_columns: list[str] = []
+    result = SchemaCheck()
     for incoming_field in incoming.fields:
         if incoming_field.name.lower() in skip:
             continue
         current = existing.get(incoming_field.name.lower())
         if current is None:
-            new_columns.append(incoming_field.name)
+            result.new_columns.append(incoming_field.name)
             continue
         # simpleString ignores nullability but keeps nested field names and element types.
         table_type = current.dataType.simpleString()
         incoming_type = incoming_field.dataType.simpleString()
-        if table_type != incoming_type:
-            raise SchemaMismatchError(
-                f"Column '{current.name}' of table {table} is {table_type} but the incoming "
-                f"DataFrame has {incoming_type}. Type changes are always refused (a MERGE with "
-                f"schema evolution can silently null such a column). Cast it first, e.g. "
-                f"df.withColumn('{incoming_field.name}', "
-                f"sf.col('{incoming_field.name}').cast('{table_type}')).",
-                table=table,
-                column=current.name,
-                table_type=table_type,
-                incoming_type=incoming_type,
-            )
-    if new_columns and not allow_evolution:
-        first = incoming[new_columns[0]]
+        if table_type == incoming_type:
+            continue
+        if is_widening(incoming_field.dataType, current.dataType):
+            result.casts[incoming_field.name] = (incoming_type, table_type)
+            continue
         raise SchemaMismatchError(
-            f"The incoming DataFrame adds column(s) {', '.join(new_columns)} that table {table} "
-            f"does not have. Drop them, or pass allow_schema_evolution=True to the writer to "
-            f"add them to the table.",
+            f"Column '{current.name}' of table {table} is {table_type} but the incoming "
+            f"DataFrame has {incoming_type}. Only safe widenings into the table's type are "
+            f"cast automatically ({WIDENINGS_TEXT}); a narrowing or unrelated change is "
+            f"refused (a MERGE with schema evolution can silently null such a column). Cast "
+            f"it first if the values fit, e.g. df.withColumn('{incoming_field.name}', "
+            f"sf.col('{incoming_field.name}').cast('{table_type}')).",
             table=table,
-            column=new_columns[0],
+            column=current.name,
+            table_type=table_type,
+            incoming_type=incoming_type,
+        )
+    if result.new_columns and not allow_evolution:
+        first = incoming[result.new_columns[0]]
+        raise SchemaMismatchError(
+            f"The incoming DataFrame adds column(s) {', '.join(result.new_columns)} that table "
+            f"{table} does not have. Drop them, or pass allow_schema_evolution=True to the "
+            f"writer to add them to the table.",
+            table=table,
+            column=result.new_columns[0],
             table_type=None,
             incoming_type=first.dataType.simpleString(),
         )
-    return new_columns
+    return result
 
 
 def check_key_columns(
@@ -207,6 +244,80 @@ def raise_for_bad_keys(
             duplicate_keys=profile.duplicate_keys,
             sample=sample,
         )
+
+
+#: Column the target-key guard counts the table's rows per batch key into.
+TARGET_ROWS = "_dsw_target_rows"
+
+
+def target_key_counts(target: DataFrame, df: DataFrame, keys: Sequence[str]) -> DataFrame:
+    """How many rows the table holds for each key of ``df`` that it holds at all.
+
+    A semi-join of the table's key columns on the batch's keys, then a count per key: only
+    the table rows matching a batch key are shuffled and counted (the key columns of the
+    table are scanned, not aggregated as a whole), so the work follows the batch.
+    """
+    key_columns = [sf.col(quote(k)) for k in keys]
+    batch_keys = df.select(*key_columns)
+    matching = target.select(*key_columns).join(batch_keys, on=list(keys), how="left_semi")
+    return matching.groupBy(*key_columns).agg(sf.count(sf.lit(1)).alias(TARGET_ROWS))
+
+
+def guard_target_keys(
+    source: DataFrame, target: DataFrame, keys: Sequence[str], marker: str, *, batch: DataFrame
+) -> DataFrame:
+    """``source`` unchanged, but failing its job (``marker``) on a key the table holds twice.
+
+    The per-key counts of :func:`target_key_counts` (for the keys of ``batch``, the
+    unguarded source, so the source's own key window is not computed twice) pass an
+    ``assert_true`` that keeps none of them, and that empty branch is unioned onto the
+    source: the consuming job (the MERGE, or Delta's materialisation of its source) runs the
+    assertion and aborts before Delta commits, without joining anything back to the source.
+    """
+    counts = target_key_counts(target, batch, keys)
+    tripwire = counts.filter(
+        sf.assert_true(sf.col(TARGET_ROWS) <= 1, sf.lit(marker)).isNotNull()
+    ).select(*[sf.lit(None).cast(f.dataType).alias(f.name) for f in source.schema.fields])
+    return source.unionByName(tripwire)
+
+
+def raise_for_target_duplicates(
+    target: DataFrame, df: DataFrame, keys: Sequence[str], *, table: str, rows: str = "row"
+) -> None:
+    """Raise DuplicateTargetKeyError naming the batch keys the table holds several times.
+
+    Args:
+        target: The table's rows to look in (for SCD2, its current rows).
+        df: The batch.
+        keys: The merge keys.
+        table: Table name for the message.
+        rows: What the table's rows are called in the message (``row``, ``current row``).
+
+    Raises:
+        DuplicateTargetKeyError: Always, when some key is duplicated (else returns).
+    """
+    duplicated = target_key_counts(target, df, keys).filter(sf.col(TARGET_ROWS) > 1)
+    count = duplicated.count()
+    if not count:
+        return
+    sample_rows = (
+        duplicated.withColumnRenamed(TARGET_ROWS, "rows")
+        .orderBy(sf.col("rows").desc(), *[sf.col(quote(k)) for k in keys])
+        .limit(SAMPLE_SIZE)
+        .collect()
+    )
+    sample = [row.asDict() for row in sample_rows]
+    raise DuplicateTargetKeyError(
+        f"Table {table} already holds more than one {rows} for {count} key value(s) of this "
+        f"batch on key(s) {', '.join(keys)}; sample (with the table's row counts): {sample}. "
+        f"A MERGE would change every one of those rows from a single source row and keep the "
+        f"duplicates. Nothing was committed. Deduplicate the table first (e.g. keep one row "
+        f"per key with a window function and overwrite, or DELETE the extra rows).",
+        table=table,
+        keys=keys,
+        duplicate_keys=count,
+        sample=sample,
+    )
 
 
 def outside_predicate(df: DataFrame, predicate: str) -> DataFrame:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -42,6 +43,12 @@ class WriteResult:
         batch_id: The idempotency batch id given, if any.
         run_id: The run id given, if any.
         metrics: Delta's raw ``operationMetrics`` for the commit (strings, as Delta reports).
+        timestamp_ms: The commit's timestamp in milliseconds since the epoch, exactly as
+            ``DESCRIBE HISTORY`` reports it for ``version`` (the commit file's modification
+            time, or its in-commit timestamp when the table has them), so it can be used with
+            ``TIMESTAMP AS OF``; None when skipped. See :attr:`committed_at`.
+        casts: Incoming columns the writer cast to the table's wider type, as
+            ``{column: (incoming type, table type)}`` (e.g. ``{"n": ("int", "bigint")}``).
     """
 
     operation: str
@@ -60,6 +67,16 @@ class WriteResult:
     batch_id: int | None = None
     run_id: str | None = None
     metrics: Mapping[str, str] = field(default_factory=dict)
+    timestamp_ms: int | None = None
+    casts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+
+    @property
+    def committed_at(self) -> dt.datetime | None:
+        """The commit timestamp as a timezone-aware UTC datetime (None when skipped)."""
+        if self.timestamp_ms is None:
+            return None
+        seconds, millis = divmod(self.timestamp_ms, 1000)
+        return dt.datetime.fromtimestamp(seconds, dt.UTC).replace(microsecond=millis * 1000)
 
     @classmethod
     def from_metrics(
@@ -113,6 +130,7 @@ class WriteResult:
         """Return the result as plain JSON-serialisable values (for logs and metrics)."""
         data = dataclasses.asdict(self)
         data["metrics"] = dict(self.metrics)
+        data["casts"] = {column: list(types) for column, types in self.casts.items()}
         return data
 
 

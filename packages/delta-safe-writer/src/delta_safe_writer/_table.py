@@ -9,16 +9,16 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:
-    from delta.tables import DeltaTable
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
+
+    from delta_safe_writer._engine import Engine
 
 #: Session confs Delta reads for idempotent DML (MERGE/UPDATE/DELETE) and commit user metadata.
 TXN_APP_ID_CONF = "spark.databricks.delta.write.txnAppId"
@@ -39,6 +39,9 @@ _HISTORY_COLUMNS = (
 
 # How many of the newest commit files the local lookup reads before leaving it to the history.
 _LOCAL_LOOKUP_FILES = 16
+# How many earlier commit files the local lookup consults to give a commit the timestamp
+# Delta's history gives it (Delta's own "potentially unmonotonized" window).
+_MONOTONIZE_WINDOW = 100
 _COMMIT_FILE = re.compile(r"^(\d{20})\.json$")
 
 # Session confs are shared by every thread using the SparkSession; Delta reads them when the
@@ -52,52 +55,68 @@ def is_path(target: str) -> bool:
     return "/" in target or "\\" in target or "://" in target
 
 
-@dataclass(frozen=True)
-class Table:
-    """A Delta table addressed by path or by catalog name."""
+def epoch_ms(value: datetime) -> int:
+    """Milliseconds since the epoch of a collected Spark timestamp, exactly (no float rounding).
 
-    spark: SparkSession
-    name: str
+    PySpark turns a TIMESTAMP into a naive datetime in the process's local time zone; aware
+    datetimes are taken as they are.
+    """
+    whole = value.replace(microsecond=0)
+    if whole.tzinfo is None:
+        seconds = int(whole.timestamp())
+    else:
+        seconds = int(whole.astimezone(UTC).timestamp())
+    return seconds * 1000 + value.microsecond // 1000
+
+
+class Table:
+    """A Delta table addressed by path or by catalog name, read and written through an engine.
+
+    Args:
+        spark: The session.
+        name: Path or catalog name, as the caller gave it.
+        engine: How Delta is reached (delta-spark's API or Spark SQL); chosen from the
+            session when not given.
+    """
+
+    def __init__(self, spark: SparkSession, name: str, engine: Engine | None = None) -> None:
+        if engine is None:
+            from delta_safe_writer._engine import select_engine
+
+            engine = select_engine(spark, "auto")
+        self.spark = spark
+        self.name = name
+        self.engine = engine
 
     @property
     def is_path(self) -> bool:
         """True when addressed by storage path."""
         return is_path(self.name)
 
+    def schema(self) -> StructType | None:
+        """The table's current schema, or None when there is no Delta table."""
+        return self.engine.schema(self)
+
     def exists(self) -> bool:
         """Whether a Delta table is already there."""
-        from delta.tables import DeltaTable
+        return self.schema() is not None
 
-        if self.is_path:
-            return bool(DeltaTable.isDeltaTable(self.spark, self.name))
-        return bool(self.spark.catalog.tableExists(self.name))
-
-    def delta(self) -> DeltaTable:
-        """The :class:`delta.tables.DeltaTable` handle (fresh snapshot on each call)."""
-        from delta.tables import DeltaTable
-
-        if self.is_path:
-            return DeltaTable.forPath(self.spark, self.name)
-        return DeltaTable.forName(self.spark, self.name)
-
-    def schema(self) -> StructType:
-        """The table's current schema."""
-        return self.delta().toDF().schema
+    def frame(self) -> DataFrame:
+        """The table's current rows as a DataFrame (nothing is read until it runs)."""
+        return self.engine.frame(self)
 
     def location(self) -> str:
         """The storage location of the table (for catalog tables, from DESCRIBE DETAIL)."""
         if self.is_path:
             return self.name
-        return str(self.delta().detail().select("location").collect()[0][0])
+        return self.engine.location(self)
 
     def history(self, limit: int | None) -> list[dict[str, Any]]:
         """The newest ``limit`` commits (all when None), newest first, as dictionaries."""
         commits = []
-        # Collected as is: projecting the history DataFrame first costs a plan analysis
-        # that measurably slows every write's commit lookup.
-        for row in self.delta().history(limit).collect():
+        for row in self.engine.history(self, limit):
             commit = {name: row[name] for name in _HISTORY_COLUMNS}
-            commit["timestamp_ms"] = int(row["timestamp"].timestamp() * 1000)
+            commit["timestamp_ms"] = epoch_ms(row["timestamp"])
             commits.append(commit)
         return commits
 
@@ -110,8 +129,8 @@ class Table:
 
         A table on a filesystem this process can read gets its newest commit files read
         directly (the Delta log is a documented JSON format), which takes a millisecond where
-        ``DeltaTable.history`` takes about 100 ms of driver work per call. The history stays
-        the authority: when the commit is not found that way (object stores, a Spark Connect
+        the history takes about 100 ms of driver work per call. The history stays the
+        authority: when the commit is not found that way (object stores, a Spark Connect
         server on another machine, commits not yet published to the log folder), it is
         searched. The newest commit is read first and the window widens only while other
         writers' commits made after the call started could hide ours.
@@ -152,16 +171,47 @@ class Table:
                 (int(m.group(1)) for m in map(_COMMIT_FILE.match, os.listdir(log_dir)) if m),
                 reverse=True,
             )
-            for version in versions[:_LOCAL_LOOKUP_FILES]:
+            for position, version in enumerate(versions[:_LOCAL_LOOKUP_FILES]):
                 info = read_commit_info(log_dir / f"{version:020d}.json")
                 if info is None:
                     continue
                 if parse_user_metadata(info.get("userMetadata")).get("write_id") == write_id:
-                    return commit_from_info(version, info)
+                    older = versions[position : position + _MONOTONIZE_WINDOW + 1]
+                    return commit_from_info(version, info, history_timestamp(log_dir, older, info))
         except (OSError, ValueError):
             # A log being cleaned up or a file mid-write: the history answers instead.
             return None
         return None
+
+
+def history_timestamp(log_dir: Path, versions: list[int], info: Mapping[str, Any]) -> int:
+    """The timestamp Delta's history reports for ``versions[0]``, from the local log.
+
+    Delta 4.4 (``DeltaHistoryManager``) takes a commit's timestamp from its
+    ``inCommitTimestamp`` when in-commit timestamps are enabled, and otherwise from the
+    commit file's modification time, not from ``commitInfo.timestamp`` (which is taken
+    before the commit is written, seconds earlier on a loaded machine). Modification times
+    are then made strictly increasing by version: a commit not after its predecessor gets
+    the predecessor's time plus one millisecond. This repeats that over the commits before
+    it in the local listing (newest first in ``versions``, at most ``_MONOTONIZE_WINDOW``).
+
+    Raises:
+        OSError: A commit file vanished (log cleanup); the caller asks the history instead.
+    """
+    if info.get("inCommitTimestamp") is not None:
+        return int(info["inCommitTimestamp"])
+    chronological = sorted(versions)
+    # Versions must be contiguous for Delta's rule to apply from the oldest one onwards.
+    start = len(chronological) - 1
+    while start > 0 and chronological[start - 1] == chronological[start] - 1:
+        start -= 1
+    timestamp: int | None = None
+    for version in chronological[start:]:
+        modified = os.stat(log_dir / f"{version:020d}.json").st_mtime_ns // 1_000_000
+        timestamp = modified if timestamp is None or modified > timestamp else timestamp + 1
+    if timestamp is None:  # pragma: no cover - versions always holds the commit itself
+        raise OSError("no commit file to read a timestamp from")
+    return timestamp
 
 
 def read_commit_info(path: Path) -> dict[str, Any] | None:
@@ -179,18 +229,19 @@ def read_commit_info(path: Path) -> dict[str, Any] | None:
     return None
 
 
-def commit_from_info(version: int, info: Mapping[str, Any]) -> dict[str, Any]:
-    """Shape a ``commitInfo`` action like a ``DeltaTable.history`` row (strings in the maps)."""
+def commit_from_info(version: int, info: Mapping[str, Any], timestamp_ms: int) -> dict[str, Any]:
+    """Shape a ``commitInfo`` action like a history row (strings in the maps)."""
 
     def strings(raw: Any) -> dict[str, str | None] | None:
         if not isinstance(raw, dict):
             return None
         return {k: v if v is None or isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
-    timestamp_ms = int(info.get("inCommitTimestamp") or info.get("timestamp") or 0)
     return {
         "version": version,
-        "timestamp": datetime.fromtimestamp(timestamp_ms / 1000),
+        "timestamp": datetime.fromtimestamp(timestamp_ms // 1000).replace(
+            microsecond=timestamp_ms % 1000 * 1000
+        ),
         "operation": info.get("operation"),
         "operationParameters": strings(info.get("operationParameters")),
         "operationMetrics": strings(info.get("operationMetrics")),

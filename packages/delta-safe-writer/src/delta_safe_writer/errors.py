@@ -7,7 +7,7 @@ unchanged when one of them is raised, because the check runs before Delta commit
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -71,6 +71,21 @@ class DuplicateKeyError(SafeWriteError):
         self.sample = tuple(sample)
 
 
+class DuplicateTargetKeyError(DuplicateKeyError):
+    """The target of a merge already holds more than one row for some key of the batch.
+
+    A MERGE would update (or delete) every one of those rows from a single source row, so
+    the table would keep its duplicates with new values. Found inside the MERGE job, before
+    Delta commits: the table and its history are unchanged. Only the batch's keys are
+    checked; duplicates of keys the batch does not touch are left alone.
+
+    Attributes:
+        keys: The merge keys.
+        duplicate_keys: How many of the batch's key values occur more than once in the table.
+        sample: Up to five of them with their row counts in the table.
+    """
+
+
 class SchemaMismatchError(SafeWriteError):
     """The incoming schema changes a column's type, or adds columns without schema evolution.
 
@@ -93,6 +108,87 @@ class SchemaMismatchError(SafeWriteError):
         self.column = column
         self.table_type = table_type
         self.incoming_type = incoming_type
+
+
+class ConstraintViolationError(SafeWriteError):
+    """Delta refused a row that violates a table constraint; nothing was committed.
+
+    Covers CHECK constraints, NOT NULL columns and generated columns (a value given for a
+    generated column must equal its generation expression). The Delta exception is chained
+    as ``__cause__``.
+
+    Attributes:
+        kind: ``"check"``, ``"not_null"`` or ``"generated"``.
+        constraint: The constraint's name as Delta reports it (``"Generated Column"`` for a
+            generated column, the column name for NOT NULL).
+        expression: The constraint's expression (for NOT NULL, ``"<column> IS NOT NULL"``).
+        values: The offending row's values Delta reports, by column, as Delta prints them
+            (dates as days and timestamps as microseconds since the epoch).
+        operation: The writer operation that was refused.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        kind: str,
+        constraint: str,
+        expression: str,
+        values: Mapping[str, str],
+        operation: str,
+    ) -> None:
+        super().__init__(message, table=table)
+        self.kind = kind
+        self.constraint = constraint
+        self.expression = expression
+        self.values = dict(values)
+        self.operation = operation
+
+
+class TableNotFoundError(SafeWriteError):
+    """The operation needs an existing Delta table and there is none at the target.
+
+    Attributes:
+        operation: The writer operation (``restore``, ``history``, ...).
+    """
+
+    def __init__(self, message: str, *, table: str, operation: str) -> None:
+        super().__init__(message, table=table)
+        self.operation = operation
+
+
+class UnresolvedColumnError(SafeWriteError):
+    """A predicate or condition given to the writer names a column Spark cannot resolve.
+
+    Raised before anything is committed; the Spark exception is chained as ``__cause__``.
+
+    Attributes:
+        column: The name Spark could not resolve, as Spark reports it.
+        argument: The writer argument holding the expression (``replace_where``,
+            ``delete_when``, ...), or None when Spark did not say where.
+        expression: The expression given in that argument, when known.
+        suggestions: Columns Spark proposes instead (may be empty).
+        error_class: Spark's error class (e.g. ``UNRESOLVED_COLUMN.WITH_SUGGESTION``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str,
+        column: str,
+        argument: str | None,
+        expression: str | None,
+        suggestions: Sequence[str],
+        error_class: str | None,
+    ) -> None:
+        super().__init__(message, table=table)
+        self.column = column
+        self.argument = argument
+        self.expression = expression
+        self.suggestions = tuple(suggestions)
+        self.error_class = error_class
 
 
 class OutOfOrderChangeError(SafeWriteError):

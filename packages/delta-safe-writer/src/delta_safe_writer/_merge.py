@@ -1,0 +1,118 @@
+"""merge: key-checked upsert, the source's and the table's keys checked inside the MERGE job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from delta_safe_writer._checks import (
+    check_key_columns,
+    check_schema,
+    guard_target_keys,
+    guard_unique_keys,
+    profile_keys,
+    raise_for_bad_keys,
+    raise_for_target_duplicates,
+)
+from delta_safe_writer._classify import has_condition, user_raised
+from delta_safe_writer._engine import MergeClause, MergeSpec
+from delta_safe_writer._protocol import Call, Expectation, Plan, metric
+from delta_safe_writer._sql import quote
+from delta_safe_writer._types import cast_columns
+from delta_safe_writer._write import check_columns_exist, create_plan
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+
+    from delta_safe_writer._result import WriteResult
+    from delta_safe_writer._writer import SafeDeltaWriter
+
+BAD_KEY_MARKER = "delta-safe-writer: NULL or duplicated merge key in the source"
+TARGET_KEY_MARKER = "delta-safe-writer: merge key held by several rows of the target"
+MULTIPLE_MATCHES = "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
+
+
+def plan_merge(
+    writer: SafeDeltaWriter,
+    call: Call,
+    df: DataFrame,
+    keys: Sequence[str],
+    *,
+    update_columns: Sequence[str] | None,
+    delete_when: str | None,
+) -> Plan | WriteResult:
+    """Check a merge (keys, schema) and plan the MERGE with its in-job key guards."""
+    target = call.table.name
+    check_key_columns(df.schema, keys, table=target)
+    if delete_when:
+        call.expressions["delete_when"] = delete_when
+    table_schema = call.table.schema()
+    if table_schema is None:
+        if update_columns is not None:
+            check_columns_exist(df, update_columns, target, "update_columns")
+        profile = profile_keys(df, keys)
+        if profile.rows == 0:
+            return call.skipped("empty input: nothing to merge, no commit made", 0)
+        raise_for_bad_keys(df, keys, profile, table=target)
+        return create_plan(call, df, source_rows=profile.rows)
+    check_key_columns(table_schema, keys, table=target, where="target table")
+    check = check_schema(
+        df.schema, table_schema, table=target, allow_evolution=writer.allow_schema_evolution
+    )
+    if update_columns is not None:
+        check_columns_exist(df, update_columns, target, "update_columns")
+    cast = cast_columns(df, check.casts)
+    source = guard_unique_keys(cast, keys, BAD_KEY_MARKER)
+    condition = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in keys)
+    clauses: list[MergeClause] = []
+    if delete_when:
+        clauses.append(MergeClause("delete", delete_when))
+    if update_columns is None:
+        clauses.append(MergeClause("update_all"))
+    else:
+        clauses.append(
+            MergeClause("update", assignments={quote(c): f"s.{quote(c)}" for c in update_columns})
+        )
+    clauses.append(MergeClause("insert_all"))
+
+    def action() -> None:
+        guarded = source
+        if writer.check_target_keys:
+            guarded = guard_target_keys(
+                source, call.table.frame(), keys, TARGET_KEY_MARKER, batch=cast
+            )
+        spec = MergeSpec(guarded, condition, clauses, schema_evolution=bool(check.new_columns))
+        with call.confs():
+            call.table.engine.merge(call.table, spec)
+
+    def expect(result: WriteResult) -> Expectation:
+        metrics = result.metrics
+        touched = (
+            metric(metrics, "numTargetRowsInserted")
+            + metric(metrics, "numTargetRowsUpdated")
+            + metric(metrics, "numTargetRowsDeleted")
+        )
+        return Expectation(
+            expected={"inserted+updated+deleted": int(result.source_rows or 0)},
+            actual={"inserted+updated+deleted": touched},
+            rule=(
+                "each source row must insert, update or delete exactly one target row; more "
+                "means the target holds duplicate keys"
+            ),
+        )
+
+    def diagnose(exc: BaseException) -> None:
+        # Nothing was committed: name the offending keys (a count and a sample job).
+        if user_raised(exc, BAD_KEY_MARKER) or has_condition(exc, MULTIPLE_MATCHES):
+            raise_for_bad_keys(df, keys, profile_keys(df, keys), table=target)
+        if user_raised(exc, TARGET_KEY_MARKER):
+            raise_for_target_duplicates(call.table.frame(), df, keys, table=target)
+
+    return Plan(
+        action=action,
+        expect=expect,
+        diagnose=diagnose,
+        source_metric="numSourceRows",
+        casts=check.casts,
+        no_commit="empty input: nothing to merge, Delta made no commit",
+    )
