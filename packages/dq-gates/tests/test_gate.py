@@ -213,7 +213,7 @@ class TestCounts:
         self, spark: SparkSession, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A check failing once, after more failing rows than the sampler reads, gets its value."""
-        monkeypatch.setattr("dq_gates._gate._SAMPLE_ROWS", 2)
+        monkeypatch.setattr("dq_gates._samples.SAMPLE_ROWS", 2)
         schema = pa.DataFrameSchema(
             {
                 "status": pa.Column(st.StringType(), pa.Check.isin(["NEW"])),
