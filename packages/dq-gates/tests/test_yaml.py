@@ -11,6 +11,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import types as st
 
 from dq_gates import Action, Gate, GateConfigError, Threshold, Verdict
+from dq_gates._compile import COMPILED_CHECKS
 
 from .conftest import ORDER_COLUMNS, order
 
@@ -50,6 +51,9 @@ thresholds:
   amount: {max_fraction: 0.01}
   "*": {max_rows: 1000}
 """
+
+
+ALIASES = ["eq", "ne", "gt", "ge", "lt", "le", "between"]
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -153,3 +157,92 @@ class TestYamlErrors:
         config: dict[str, Any] = {"name": "g"}
         with pytest.raises(GateConfigError, match=r"^app\.toml: missing required key"):
             Gate.from_dict(config, source="app.toml")
+
+
+class TestYamlTypes:
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            ("name: g\ncolumns: {a: {}}\nstrict: 'false'\n", "strict: expected true or false"),
+            ("name: g\ncolumns: {a: {}}\nstrict: 0\n", "strict: expected true or false, got 0"),
+            ("name: g\ncolumns: {a: {required: 'no'}}\n", "columns.a.required: expected true"),
+            ("name: g\ncolumns: {a: {dtype: 5}}\n", "columns.a.dtype: expected a string"),
+            ("name: 7\ncolumns: {a: {}}\n", "'name' must be a non-empty string, got 7"),
+            ("name: g\ncolumns: {a: {}}\ndefault_action: 1\n", "default_action: expected a string"),
+            (
+                "name: g\ncolumns: {a: {}}\nthresholds: {a: {max_rows: '5'}}\n",
+                "thresholds.a.max_rows: expected an integer, got '5'",
+            ),
+            (
+                "name: g\ncolumns: {a: {}}\nthresholds: {a: {max_rows: true}}\n",
+                "thresholds.a.max_rows: expected an integer, got True",
+            ),
+            (
+                "name: g\ncolumns: {a: {}}\nthresholds: {a: {max_rows: -1}}\n",
+                "thresholds.a.max_rows: must be >= 0, got -1",
+            ),
+            (
+                "name: g\ncolumns: {a: {}}\nthresholds: {a: {max_fraction: '1%'}}\n",
+                "thresholds.a.max_fraction: must be a number between 0 and 1",
+            ),
+            (
+                "name: g\ncolumns: {a: {}}\nthresholds: {a: {}}\n",
+                "thresholds.a: a threshold needs max_rows, max_fraction or both",
+            ),
+            (
+                "name: g\ncolumns: {a: {}}\nthresholds: {a: {max_rows: 1, rows: 2}}\n",
+                r"thresholds.a: unknown key\(s\) \['rows'\]; "
+                r"allowed: \['max_fraction', 'max_rows'\]",
+            ),
+            ("name: g\ncolumns: {a: {}}\nactions: {a: [warn]}\n", "actions.a: expected a string"),
+        ],
+    )
+    def test_every_key_has_a_type(self, tmp_path: Path, text: str, message: str) -> None:
+        """A value of the wrong type is refused, naming its key path and what was given."""
+        with pytest.raises(GateConfigError, match=message):
+            Gate.from_yaml(write(tmp_path, text))
+
+    def test_strict_false_string_is_not_true(self, tmp_path: Path) -> None:
+        """strict: "false" used to be read as true (a non-empty string); now it is refused."""
+        with pytest.raises(GateConfigError, match=r"strict: expected true or false, got 'false'"):
+            Gate.from_yaml(write(tmp_path, "name: g\ncolumns: {a: {}}\nstrict: 'false'\n"))
+        gate = Gate.from_yaml(write(tmp_path, "name: g\ncolumns: {a: {}}\nstrict: false\n"))
+        assert gate.schema.strict is False
+
+    def test_all_problems_are_reported_at_once(self, tmp_path: Path) -> None:
+        """Every problem of a file is listed in one error, each with its key path."""
+        text = """
+name: g
+strict: "false"
+columns:
+  a: {nullable: "yes", checks: [huge, {gt: 1}]}
+  b: {dtype: money, colour: red}
+thresholds:
+  a: {max_rows: -1}
+actions:
+  a: skip
+extra: 1
+"""
+        path = write(tmp_path, text)
+        with pytest.raises(GateConfigError) as info:
+            Gate.from_yaml(path)
+        lines = str(info.value).splitlines()
+        assert lines[0] == f"{path}: 8 problems in the gate configuration:"
+        assert sorted(lines[1:]) == sorted(
+            [
+                "  - strict: expected true or false, got 'false'",
+                "  - columns.a.nullable: expected true or false, got 'yes'",
+                "  - columns.a.checks[0]: unknown check 'huge'; expected one of "
+                + str(sorted([*COMPILED_CHECKS, *ALIASES, "not_in_future"])),
+                "  - columns.b.dtype: unknown dtype 'money'; expected one of "
+                "['bigint', 'binary', 'boolean', 'byte', 'date', 'double', 'float', 'int', "
+                "'integer', 'long', 'short', 'smallint', 'string', 'timestamp', "
+                "'timestamp_ntz', 'tinyint'] or decimal(p,s)",
+                "  - thresholds.a.max_rows: must be >= 0, got -1",
+                "  - actions.a: action 'skip' is not one of: warn, drop, quarantine, fail",
+                "  - columns.b: unknown key(s) ['colour']; allowed: ['checks', 'dtype', "
+                "'nullable', 'required']",
+                "  - unknown key(s) ['extra']; allowed: ['actions', 'anomalies', 'columns', "
+                "'default_action', 'history', 'name', 'strict', 'thresholds', 'unique']",
+            ]
+        )

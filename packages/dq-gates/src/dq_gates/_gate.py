@@ -240,6 +240,11 @@ class Gate:
         return [s.name for s in self._specs]
 
     @property
+    def check_actions(self) -> dict[str, Action]:
+        """The action each check and anomaly check takes, by name, as the gate resolved it."""
+        return dict(self._action)
+
+    @property
     def anomaly_names(self) -> list[str]:
         """Names of the anomaly checks, in the order results list them."""
         return [a.name for a in self.anomalies]
