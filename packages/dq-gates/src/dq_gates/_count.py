@@ -201,7 +201,9 @@ def count(plan: RunPlan) -> Counts:
         for i in later:
             counts.low[specs[i].name], counts.high[specs[i].name] = found[f"mn{i}"], found[f"mx{i}"]
     seen: dict[str, Any] = {}
-    if observation is not None:
+    # On an empty input Spark may prune the observed operator away (an empty relation
+    # propagates): there is nothing to observe, and the metrics' empty values apply.
+    if observation is not None and counts.rows_in:
         seen = guarded(gate, "count", "reading the observed metrics", lambda: observation.get)
     counts.metrics, counts.value_sets = profile.read(row, seen, counts.rows_in)
     return counts

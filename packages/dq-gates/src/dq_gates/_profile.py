@@ -218,9 +218,9 @@ class ProfilePlan:
             elif m.metric in _NUMERIC_AGG:
                 numbers[m.id] = _as_float(counted[f"m{i}"])
             elif m.metric is Metric.DISTINCT_COUNT:
-                numbers[m.id] = float(observed[f"o{i}"] or 0)
+                numbers[m.id] = float(observed.get(f"o{i}") or 0)
             else:
-                found = observed[f"o{i}"]
+                found = observed.get(f"o{i}")
                 n, values = (0, []) if found is None else (found["n"], found["values"])
                 sets[m.id] = list(values) if n <= VALUE_SET_LIMIT else None
                 numbers[m.id] = float(n)
