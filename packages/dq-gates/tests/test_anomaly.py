@@ -387,3 +387,13 @@ class TestJudgementDetails:
         result = judge(check, {"s.value_set": 5000.0}, {"s.value_set": None}, past, NOW)
         assert result.status == "anomaly"
         assert "5000 distinct values, more than 1000" in result.message
+
+    def test_a_constant_history_accepts_the_same_value(self) -> None:
+        """Equal earlier values (0.1, not exact in binary) give a band that holds the value."""
+        check = AnomalyCheck.row_count(StdDevBand(k=3, runs=10), min_history=3)
+        result = judge(check, {"row_count": 0.1}, {}, runs([0.1, 0.1, 0.1]), NOW)
+        assert (result.status, result.lower, result.upper) == ("ok", 0.1, 0.1)
+        weekday = SameWeekday(max_increase=0.0, max_decrease=0.0, weeks=3)
+        past = runs([0.1, 0.1, 0.1], hours=24 * 7)
+        same = judge(AnomalyCheck.row_count(weekday), {"row_count": 0.1}, {}, past, NOW)
+        assert (same.status, same.baseline) == ("ok", 0.1)

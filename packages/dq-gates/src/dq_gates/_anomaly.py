@@ -324,7 +324,7 @@ class SameWeekday(NumericStrategy):
             return _too_few(len(values), min_history)
         if value is None:
             return _no_value(len(values))
-        baseline = statistics.fmean(values)
+        baseline = statistics.mean(values)
         bounds = _change_bounds(baseline, self.max_increase, self.max_decrease)
         return _range_judgement(
             value, baseline, bounds, runs=len(values), what="mean of the same weekday's runs"
@@ -390,7 +390,7 @@ class StdDevBand(NumericStrategy):
             return _too_few(len(values), min_history)
         if value is None:
             return _no_value(len(values))
-        mean = statistics.fmean(values)
+        mean = statistics.mean(values)
         spread = self.k * statistics.stdev(values)
         return _range_judgement(
             value, mean, (mean - spread, mean + spread), runs=len(values), what="mean"
