@@ -10,7 +10,19 @@ import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import types as st
 
-from dq_gates import Action, Gate, GateConfigError, Threshold, Verdict
+from dq_gates import (
+    Action,
+    Gate,
+    GateConfigError,
+    MemoryHistory,
+    RelativeChange,
+    ResultsHistory,
+    SameWeekday,
+    StdDevBand,
+    Threshold,
+    ValueSetChange,
+    Verdict,
+)
 from dq_gates._compile import COMPILED_CHECKS
 
 from .conftest import ORDER_COLUMNS, order
@@ -246,3 +258,93 @@ extra: 1
                 "'default_action', 'history', 'name', 'strict', 'thresholds', 'unique']",
             ]
         )
+
+
+ANOMALY_YAML = """
+name: orders
+default_action: warn
+columns:
+  order_id: {dtype: bigint}
+  amount: {dtype: double, nullable: true}
+  status: {dtype: string}
+anomalies:
+  - metric: row_count
+    strategy: {relative_change: {max_decrease: 0.5}}
+    action: fail
+  - metric: null_fraction
+    column: amount
+    strategy: {stddev_band: {k: 3, runs: 30}}
+    min_history: 5
+  - metric: mean
+    column: amount
+    strategy: {same_weekday: {max_increase: 1.0, weeks: 4, timezone: Europe/Amsterdam}}
+    name: mean_weekly
+  - metric: value_set
+    column: status
+history:
+  path: /lake/_dq/history
+"""
+
+
+class TestYamlAnomalies:
+    def test_anomalies_and_history_are_read(self, tmp_path: Path) -> None:
+        """Each entry becomes an AnomalyCheck; history becomes a ResultsHistory."""
+        gate = Gate.from_yaml(write(tmp_path, ANOMALY_YAML))
+        assert gate.anomaly_names == [
+            "row_count",
+            "amount.null_fraction",
+            "amount.mean_weekly",
+            "status.value_set",
+        ]
+        row_count, nulls, mean, values = gate.anomalies
+        assert row_count.strategy == RelativeChange(max_decrease=0.5)
+        assert gate.check_actions["row_count"] is Action.FAIL
+        assert gate.check_actions["amount.null_fraction"] is Action.WARN
+        assert (nulls.strategy, nulls.min_history) == (StdDevBand(k=3, runs=30), 5)
+        assert mean.strategy == SameWeekday(max_increase=1.0, timezone="Europe/Amsterdam")
+        assert values.strategy == ValueSetChange()
+        assert isinstance(gate.history, ResultsHistory)
+        assert (gate.history.path, gate.history.format) == ("/lake/_dq/history", "delta")
+
+    def test_history_argument_overrides_the_file(self, tmp_path: Path) -> None:
+        """An app passes its own history (e.g. under its output root) to from_yaml."""
+        history = MemoryHistory()
+        gate = Gate.from_yaml(write(tmp_path, ANOMALY_YAML), history=history)
+        assert gate.history is history
+
+    def test_anomaly_mistakes_are_all_reported(self, tmp_path: Path) -> None:
+        """Quarantine on an anomaly, unknown strategy, bad parameter, missing keys: one error."""
+        text = """
+name: g
+columns: {a: {dtype: double}}
+anomalies:
+  - {metric: row_count, strategy: {relative_change: {max_decrease: 0.5}}, action: quarantine}
+  - {metric: mean, column: a, strategy: {moving_average: {}}}
+  - {metric: mean, column: a, strategy: {stddev_band: {k: "3"}}}
+  - {metric: max, column: a}
+  - {column: a, strategy: {relative_change: {max_increase: 1}}}
+  - {metric: sum, column: a, strategy: {relative_change: {max_increase: 1}}, min_history: "2"}
+history: {path: /h, table: t}
+"""
+        with pytest.raises(GateConfigError) as info:
+            Gate.from_yaml(write(tmp_path, text))
+        message = str(info.value)
+        for expected in (
+            "7 problems",
+            "anomalies[0]: anomaly check 'row_count': action 'quarantine' does not apply to a "
+            "whole-batch metric",
+            "anomalies[1].strategy: unknown strategy 'moving_average'",
+            "anomalies[2].strategy: stddev_band: k must be a number > 0, got '3'",
+            "anomalies[3]: missing required key 'strategy'",
+            "anomalies[4]: missing required key 'metric'",
+            "anomalies[5].min_history: expected an integer, got '2'",
+            "history: set exactly one of path (a folder) or table (a catalog name)",
+        ):
+            assert expected in message
+
+    def test_anomalies_need_a_history(self, tmp_path: Path) -> None:
+        """Anomaly checks without a history key or argument are refused."""
+        text = "name: g\ncolumns: {a: {}}\nanomalies: [{metric: row_count, strategy: "
+        text += "{relative_change: {max_decrease: 0.5}}}]\n"
+        with pytest.raises(GateConfigError, match="needs a results history"):
+            Gate.from_yaml(write(tmp_path, text))
