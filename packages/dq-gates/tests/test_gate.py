@@ -18,12 +18,15 @@ from pyspark.sql import types as st
 
 from dq_gates import (
     Action,
+    AnomalyCheck,
     Gate,
     GateCheckError,
     GateCheckTypeError,
     GateFailedError,
     GateRunError,
     GateSchemaError,
+    MemoryHistory,
+    RelativeChange,
     Threshold,
     UncompiledCheckWarning,
     Verdict,
@@ -723,3 +726,48 @@ class TestSparkFailuresAreWrapped:
         assert not isinstance(info.value, GateCheckError)
         assert info.value.stage == "input"
         assert info.value.__cause__ is not None
+
+    def test_checks_and_metrics_are_searched_for_the_culprit(self, spark: SparkSession) -> None:
+        """With anomaly metrics in the pass, the failing check is still the one named."""
+        boom = pa.Check(lambda x: 1 / (x - x) > 0, element_wise=True, name="boom")
+        schema = pa.DataFrameSchema(
+            {
+                "k": pa.Column(st.LongType(), nullable=True),
+                "v": pa.Column(st.LongType(), boom, nullable=True),
+                "s": pa.Column(st.StringType(), nullable=True),
+            },
+            unique=["k"],
+        )
+        change = RelativeChange(max_decrease=0.5)
+        anomalies = [
+            AnomalyCheck.row_count(change),
+            AnomalyCheck.null_fraction("v", change),
+            AnomalyCheck.mean("v", change),
+            AnomalyCheck.distinct_count("s", change),
+            AnomalyCheck.value_set("s"),
+        ]
+        with pytest.warns(UncompiledCheckWarning):
+            gate = Gate(
+                "g", schema, default_action="warn", anomalies=anomalies, history=MemoryHistory()
+            )
+        df = spark.createDataFrame([(1, 1, "a"), (2, 2, "b")], "k long, v long, s string")
+        with pytest.raises(GateCheckError) as info:
+            gate.run(df)
+        assert (info.value.check, info.value.phase) == ("v.boom", "execution")
+
+    def test_a_job_failing_as_a_whole_is_a_run_error(
+        self, spark: SparkSession, schema: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """When no check fails alone (lost executors, ...), GateRunError(stage='count')."""
+
+        class Lost:
+            def collect(self) -> None:
+                raise RuntimeError("executor lost")
+
+        monkeypatch.setattr("dq_gates._count._aggregate", lambda *args: Lost())
+        with pytest.raises(GateRunError) as info:
+            Gate("g", schema, default_action="warn").run(orders(spark, [order(1), order(2)]))
+        assert not isinstance(info.value, GateCheckError)
+        assert info.value.stage == "count"
+        assert "the counting job failed: RuntimeError: executor lost" in str(info.value)
+        assert isinstance(info.value.__cause__, RuntimeError)

@@ -348,3 +348,27 @@ history: {path: /h, table: t}
         text += "{relative_change: {max_decrease: 0.5}}}]\n"
         with pytest.raises(GateConfigError, match="needs a results history"):
             Gate.from_yaml(write(tmp_path, text))
+
+    @pytest.mark.parametrize(
+        ("strategy", "message"),
+        [
+            ("relative_change", "relative_change: set max_increase, max_decrease or both"),
+            ("{stddev_band: 3}", "stddev_band: expected a mapping of parameters, got 3"),
+            ("{stddev_band: {width: 3}}", "stddev_band rejects parameters {'width': 3}"),
+            ("[stddev_band]", "expected a one-key mapping {strategy: {parameter: value}}"),
+        ],
+    )
+    def test_strategy_mistakes(self, tmp_path: Path, strategy: str, message: str) -> None:
+        """A strategy is a one-key mapping of its kind to its parameters, checked as such."""
+        text = "name: g\ncolumns: {a: {dtype: double}}\nhistory: {table: h}\n"
+        text += f"anomalies: [{{metric: mean, column: a, strategy: {strategy}}}]\n"
+        with pytest.raises(GateConfigError) as info:
+            Gate.from_yaml(write(tmp_path, text))
+        assert f"anomalies[0].strategy: {message}" in str(info.value)
+
+    def test_strategy_defaults(self, tmp_path: Path) -> None:
+        """A strategy kind without parameters (where it has defaults) takes its defaults."""
+        text = "name: g\ncolumns: {a: {dtype: double}}\nhistory: {table: h}\n"
+        text += "anomalies: [{metric: mean, column: a, strategy: {stddev_band: }}]\n"
+        (check,) = Gate.from_yaml(write(tmp_path, text)).anomalies
+        assert check.strategy == StdDevBand()

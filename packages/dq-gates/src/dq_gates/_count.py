@@ -8,6 +8,7 @@ extra jobs only on the failure path.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -164,7 +165,8 @@ def count(plan: RunPlan) -> Counts:
     gate = plan.context.gate
     profile = ProfilePlan.of(plan.metrics)
     observed = profile.observed()
-    observation = Observation(f"dq_gates_{plan.context.run_id}") if observed else None
+    # A fresh name per run: callers may reuse a run id, Spark matches observations by name.
+    observation = Observation(f"dq_gates_{uuid.uuid4().hex}") if observed else None
     try:
         source = plan.checked
         if observation is not None:

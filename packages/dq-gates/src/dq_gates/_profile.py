@@ -92,11 +92,6 @@ class MetricSpec:
         """``row_count`` or ``column.metric``: the key in results and the history."""
         return self.metric.value if self.column is None else f"{self.column}.{self.metric.value}"
 
-    @property
-    def observed(self) -> bool:
-        """Computed by the observation rather than the counting aggregation."""
-        return self.metric in {Metric.DISTINCT_COUNT, Metric.VALUE_SET}
-
     def type_problem(self, dtype: DataType | None) -> CheckTypeProblem | None:
         """The problem of computing this metric on a column of type ``dtype``, if any."""
         supported = METRIC_TYPES[self.metric]
