@@ -294,7 +294,7 @@ class Gate:
 
         Spark work: one aggregation job computes every count, sample and profile metric (with
         a unique key it runs over a window partitioned by the key, so the data is read and
-        shuffled once). With anomaly checks, one small job reads the earlier runs from the
+        shuffled once). With anomaly checks, one small query reads the earlier runs from the
         history; with a history, one small write appends this run. ``valid`` /
         ``quarantine`` are lazy; when rows must be removed they read one persisted, flagged
         copy (``MEMORY_AND_DISK``) that ``GateResult.release()`` frees.

@@ -312,7 +312,7 @@ class ResultsHistory(History):
     def past_runs(self, spark: SparkSession, query: HistoryQuery) -> list[PastRun]:
         """Earlier non-failed runs of the gate and table the query asks for, newest first.
 
-        One small Spark job over the history table: the newest ``recent`` runs plus the runs
+        One small query of the history table: the newest ``recent`` runs plus the runs
         since ``since``, selecting only the identity and the metric columns.
         """
         from pyspark.sql import functions as sf
