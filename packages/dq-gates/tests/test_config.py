@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Any
 
@@ -12,12 +13,14 @@ from pyspark.sql import types as st
 from dq_gates import (
     Action,
     Gate,
+    GateCheckTypeError,
     GateConfigError,
     Threshold,
     UncompiledCheckWarning,
 )
-from dq_gates._compile import CheckKind, specs_from_schema
+from dq_gates._compile import SUPPORTED_TYPES, CheckKind, specs_from_schema
 from dq_gates._config import resolve
+from dq_gates.checks import spark_check
 
 
 class TestAction:
@@ -200,3 +203,97 @@ class TestGateConfiguration:
         """An unknown default action is rejected with the gate name."""
         with pytest.raises(GateConfigError, match="gate 'g': default_action"):
             Gate("g", schema, default_action="explode")
+
+
+class TestRaiseWarning:
+    def test_raise_warning_check_takes_the_warn_action(self) -> None:
+        """A raise_warning=True check is downgraded to warn, as pandera does."""
+        schema = pa.DataFrameSchema(
+            {"a": pa.Column(st.LongType(), [pa.Check.gt(0, raise_warning=True), pa.Check.lt(9)])}
+        )
+        actions = Gate("g", schema).check_actions
+        assert actions["a.greater_than"] is Action.WARN
+        assert actions["a.less_than"] is Action.FAIL
+        assert actions["a.not_null"] is Action.FAIL
+
+    def test_explicit_action_entry_wins_over_raise_warning(self) -> None:
+        """An actions entry for the check (or its column) beats raise_warning."""
+        check = pa.Check.gt(0, raise_warning=True)
+        schema = pa.DataFrameSchema({"a": pa.Column(st.LongType(), check, nullable=True)})
+        by_check = Gate("g", schema, actions={"a.greater_than": "quarantine"}).check_actions
+        assert by_check["a.greater_than"] is Action.QUARANTINE
+        by_column = Gate("g", schema, actions={"a": "fail"}).check_actions
+        assert by_column["a.greater_than"] is Action.FAIL
+
+    def test_raise_warning_applies_to_uncompiled_checks(self) -> None:
+        """A custom check pandera evaluates also warns instead of failing."""
+        rule = pa.Check(lambda df: True, name="rule", raise_warning=True)
+        with pytest.warns(UncompiledCheckWarning):
+            gate = Gate("g", pa.DataFrameSchema(checks=[rule]))
+        assert gate.check_actions["rule"] is Action.WARN
+
+
+class TestCheckColumnTypes:
+    @pytest.mark.parametrize(
+        ("dtype", "check", "name", "shown"),
+        [
+            (st.LongType(), pa.Check.str_startswith("1"), "str_startswith", "bigint"),
+            (st.IntegerType(), pa.Check.str_length(1, 2), "str_length", "int"),
+            (st.StringType(), pa.Check.gt(5), "greater_than", "string"),
+            (st.StringType(), pa.Check.in_range(1, 5), "in_range", "string"),
+            (st.BooleanType(), pa.Check.in_range(0, 1), "in_range", "boolean"),
+            (st.BooleanType(), pa.Check.isin([True]), "isin", "boolean"),
+            (st.BinaryType(), pa.Check.le(3), "less_than_or_equal_to", "binary"),
+            (st.DateType(), pa.Check.str_matches("2"), "str_matches", "date"),
+        ],
+    )
+    def test_unsupported_column_type_is_refused_when_the_gate_is_built(
+        self, dtype: st.DataType, check: Any, name: str, shown: str
+    ) -> None:
+        """A built-in on a declared column type pandera refuses is a typed error at build."""
+        schema = pa.DataFrameSchema({"v": pa.Column(dtype, check, nullable=True)})
+        with pytest.raises(GateCheckTypeError) as info:
+            Gate("g", schema)
+        (problem,) = info.value.problems
+        assert (problem.column, problem.check, problem.dtype) == ("v", name, shown)
+        assert problem.supported == SUPPORTED_TYPES[name]
+        message = str(info.value)
+        assert f"check {name!r} on column 'v' of type {shown}" in message
+        assert ", ".join(SUPPORTED_TYPES[name]) in message
+        assert isinstance(info.value, GateConfigError)
+
+    def test_every_problem_is_listed(self) -> None:
+        """Two refused checks on two columns are reported together."""
+        schema = pa.DataFrameSchema(
+            {
+                "n": pa.Column(st.LongType(), pa.Check.str_endswith("x")),
+                "s": pa.Column(st.StringType(), [pa.Check.isin(["a"]), pa.Check.lt(3)]),
+            }
+        )
+        with pytest.raises(GateCheckTypeError) as info:
+            Gate("g", schema)
+        assert [(p.column, p.check) for p in info.value.problems] == [
+            ("n", "str_endswith"),
+            ("s", "less_than"),
+        ]
+
+    @pytest.mark.parametrize(
+        ("dtype", "check"),
+        [
+            (st.DecimalType(12, 2), pa.Check.ge(0)),
+            (st.ByteType(), pa.Check.in_range(0, 3)),
+            (st.BooleanType(), pa.Check.eq(True)),
+            (st.DateType(), pa.Check.isin([dt.date(2024, 1, 1)])),
+            (st.TimestampType(), pa.Check.lt(dt.datetime(2030, 1, 1))),
+            (st.BinaryType(), pa.Check.notin([b"x"])),
+        ],
+    )
+    def test_supported_types_are_accepted(self, dtype: st.DataType, check: Any) -> None:
+        """Types pandera accepts (any decimal precision, dates, binary) build fine."""
+        Gate("g", pa.DataFrameSchema({"v": pa.Column(dtype, check, nullable=True)}))
+
+    def test_custom_checks_have_no_type_rule(self) -> None:
+        """spark_check and not_in_future are the user's own predicates: not type-checked."""
+        even = spark_check("even", lambda c: c % 2 == 0)
+        schema = pa.DataFrameSchema({"v": pa.Column(st.StringType(), even, nullable=True)})
+        assert Gate("g", schema).check_names == ["v.even"]

@@ -9,21 +9,31 @@ from typing import Any
 
 import pandera.pyspark as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as hs
+from pyspark.errors import PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 from pyspark.sql import types as st
 
 from dq_gates import (
+    Action,
+    AnomalyCheck,
     Gate,
+    GateCheckError,
+    GateCheckTypeError,
     GateFailedError,
+    GateRunError,
     GateSchemaError,
+    MemoryHistory,
+    RelativeChange,
     Threshold,
     UncompiledCheckWarning,
     Verdict,
 )
 from dq_gates.checks import spark_check
 
-from .conftest import FUTURE, ORDER_COLUMNS, order
+from .conftest import FUTURE, ORDER_COLUMNS, PAST, order
 
 pytestmark = pytest.mark.spark
 
@@ -213,7 +223,7 @@ class TestCounts:
         self, spark: SparkSession, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         """A check failing once, after more failing rows than the sampler reads, gets its value."""
-        monkeypatch.setattr("dq_gates._gate._SAMPLE_ROWS", 2)
+        monkeypatch.setattr("dq_gates._samples.SAMPLE_ROWS", 2)
         schema = pa.DataFrameSchema(
             {
                 "status": pa.Column(st.StringType(), pa.Check.isin(["NEW"])),
@@ -545,3 +555,219 @@ class TestResultSerialisation:
         with pytest.raises(KeyError, match=r"order_id\.unique"):
             result.check("nope")
         assert result.failed_checks == []
+
+
+def spark_jobs(spark: SparkSession, group: str, action: Any) -> int:
+    """How many Spark jobs ``action()`` starts (exceptions propagate after counting)."""
+    spark.sparkContext.setJobGroup(group, group)
+    try:
+        action()
+    finally:
+        spark.sparkContext.setJobGroup("", "")
+    return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+
+
+class TestRaiseWarningRun:
+    def test_raise_warning_check_warns_instead_of_failing(self, spark: SparkSession) -> None:
+        """A failing raise_warning=True check leaves the gate warned, rows kept, no error."""
+        schema = pa.DataFrameSchema(
+            {"v": pa.Column(st.LongType(), pa.Check.gt(0, raise_warning=True), nullable=True)}
+        )
+        result = Gate("g", schema).run(one_column(spark, st.LongType(), [-1, 1]))
+        assert result.verdict == Verdict.WARNED
+        check = result.check("v.greater_than")
+        assert (check.action, check.rows_failed, check.tripped) == (Action.WARN, 1, False)
+        assert result.rows_valid == 2
+
+    def test_explicit_fail_still_fails(self, spark: SparkSession) -> None:
+        """actions={'v.greater_than': 'fail'} overrides raise_warning: the gate fails."""
+        schema = pa.DataFrameSchema(
+            {"v": pa.Column(st.LongType(), pa.Check.gt(0, raise_warning=True), nullable=True)}
+        )
+        gate = Gate("g", schema, default_action="warn", actions={"v.greater_than": "fail"})
+        with pytest.raises(GateFailedError, match=r"v\.greater_than"):
+            gate.run(one_column(spark, st.LongType(), [-1, 1]))
+
+
+PANDERA_TYPES = [
+    st.ByteType(),
+    st.ShortType(),
+    st.IntegerType(),
+    st.LongType(),
+    st.FloatType(),
+    st.DoubleType(),
+    st.DecimalType(10, 2),
+    st.DateType(),
+    st.TimestampType(),
+    st.StringType(),
+    st.BinaryType(),
+    st.BooleanType(),
+]
+BUILTINS = [
+    pa.Check.eq(1),
+    pa.Check.ne(1),
+    pa.Check.gt(1),
+    pa.Check.ge(1),
+    pa.Check.lt(1),
+    pa.Check.le(1),
+    pa.Check.in_range(0, 1),
+    pa.Check.isin([1]),
+    pa.Check.notin([1]),
+    pa.Check.str_matches("a"),
+    pa.Check.str_contains("a"),
+    pa.Check.str_startswith("a"),
+    pa.Check.str_endswith("a"),
+    pa.Check.str_length(1, 2),
+]
+
+
+def pandera_refuses_type(spark: SparkSession, dtype: st.DataType, check: Any) -> bool:
+    """Whether pandera's own PySpark backend refuses ``check`` on a ``dtype`` column."""
+    schema = pa.DataFrameSchema({"v": pa.Column(dtype, check, nullable=True)})
+    try:
+        schema.validate(one_column(spark, dtype, []))
+    except TypeError as exc:
+        return "only supports the following datatypes" in str(exc)
+    return False
+
+
+class TestCheckTypesAtRun:
+    @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(dtype=hs.sampled_from(PANDERA_TYPES), check=hs.sampled_from(BUILTINS))
+    def test_refused_exactly_where_pandera_refuses(
+        self, spark: SparkSession, dtype: st.DataType, check: Any
+    ) -> None:
+        """For any built-in and column type, the gate refuses the pair iff pandera does."""
+        schema = pa.DataFrameSchema({"v": pa.Column(dtype, check, nullable=True)})
+        if pandera_refuses_type(spark, dtype, check):
+            with pytest.raises(GateCheckTypeError) as info:
+                Gate("g", schema)
+            assert info.value.problems[0].dtype == dtype.simpleString()
+        else:
+            Gate("g", schema)
+
+    def test_column_without_dtype_is_refused_at_run_start_before_any_job(
+        self, spark: SparkSession
+    ) -> None:
+        """No declared dtype: the DataFrame's type decides, before any Spark job runs."""
+        schema = pa.DataFrameSchema({"v": pa.Column(checks=pa.Check.gt(5), nullable=True)})
+        gate = Gate("g", schema)
+        df = one_column(spark, st.StringType(), ["7", "x"])
+        raised: list[GateCheckTypeError] = []
+
+        def run() -> None:
+            try:
+                gate.run(df)
+            except GateCheckTypeError as exc:
+                raised.append(exc)
+
+        assert spark_jobs(spark, "dq-types", run) == 0
+        (problem,) = raised[0].problems
+        assert (problem.column, problem.check, problem.dtype) == ("v", "greater_than", "string")
+
+    def test_timestamp_ntz_is_refused_like_pandera_does(self, spark: SparkSession) -> None:
+        """A TimestampNTZ dtype reads as timestamp in pandera; the frame's real type is refused."""
+        schema = pa.DataFrameSchema(
+            {"v": pa.Column(st.TimestampNTZType(), pa.Check.ge(PAST), nullable=True)}
+        )
+        gate = Gate("g", schema)
+        df = one_column(spark, st.TimestampNTZType(), [PAST])
+        with pytest.raises(GateCheckTypeError, match="of type timestamp_ntz"):
+            gate.run(df)
+
+
+class TestSparkFailuresAreWrapped:
+    def test_runtime_cast_failure_names_the_check(self, spark: SparkSession) -> None:
+        """gt('abc') on a bigint column fails in Spark (ANSI cast): a GateCheckError, chained."""
+        schema = pa.DataFrameSchema(
+            {
+                "v": pa.Column(st.LongType(), [pa.Check.ge(0), pa.Check.gt("abc")], nullable=True),
+            }
+        )
+        with pytest.raises(GateCheckError) as info:
+            Gate("g", schema, default_action="warn").run(one_column(spark, st.LongType(), [1]))
+        assert info.value.check == "v.greater_than"
+        assert info.value.phase == "execution"
+        assert "'v.greater_than'" in str(info.value)
+        assert isinstance(info.value.__cause__, PySparkException)
+
+    def test_python_check_raising_names_the_check(self, spark: SparkSession) -> None:
+        """An element-wise check that raises in the Python worker is named, cause chained."""
+        boom = pa.Check(lambda x: 1 / (x - x) > 0, element_wise=True, name="boom")
+        schema = pa.DataFrameSchema(
+            {"v": pa.Column(st.LongType(), [pa.Check.ge(0), boom], nullable=True)}
+        )
+        with pytest.warns(UncompiledCheckWarning):
+            gate = Gate("g", schema, default_action="warn")
+        with pytest.raises(GateCheckError, match=r"'v\.boom'") as info:
+            gate.run(one_column(spark, st.LongType(), [1, 2]))
+        assert info.value.phase == "execution"
+        assert isinstance(info.value.__cause__, PySparkException)
+
+    def test_unresolvable_expression_names_the_check(self, spark: SparkSession) -> None:
+        """A spark_check reading a column that does not exist fails analysis, named."""
+        ghost = spark_check("ghost", lambda c: sf.col("nope") > c)
+        schema = pa.DataFrameSchema({"v": pa.Column(st.LongType(), ghost, nullable=True)})
+        with pytest.raises(GateCheckError) as info:
+            Gate("g", schema, default_action="warn").run(one_column(spark, st.LongType(), [1]))
+        assert (info.value.check, info.value.phase) == ("v.ghost", "analysis")
+        assert isinstance(info.value.__cause__, PySparkException)
+
+    def test_unreadable_input_is_a_run_error(self, spark: SparkSession, tmp_path: Any) -> None:
+        """Input files deleted after the frame was defined: GateRunError(stage='input')."""
+        path = str(tmp_path / "gone")
+        spark.createDataFrame([(1,)], "v long").write.parquet(path)
+        df = spark.read.parquet(path)
+        for file in (tmp_path / "gone").glob("*.parquet"):
+            file.unlink()
+        schema = pa.DataFrameSchema({"v": pa.Column(st.LongType(), pa.Check.ge(0))})
+        with pytest.raises(GateRunError) as info:
+            Gate("g", schema, default_action="warn").run(df)
+        assert not isinstance(info.value, GateCheckError)
+        assert info.value.stage == "input"
+        assert info.value.__cause__ is not None
+
+    def test_checks_and_metrics_are_searched_for_the_culprit(self, spark: SparkSession) -> None:
+        """With anomaly metrics in the pass, the failing check is still the one named."""
+        boom = pa.Check(lambda x: 1 / (x - x) > 0, element_wise=True, name="boom")
+        schema = pa.DataFrameSchema(
+            {
+                "k": pa.Column(st.LongType(), nullable=True),
+                "v": pa.Column(st.LongType(), boom, nullable=True),
+                "s": pa.Column(st.StringType(), nullable=True),
+            },
+            unique=["k"],
+        )
+        change = RelativeChange(max_decrease=0.5)
+        anomalies = [
+            AnomalyCheck.row_count(change),
+            AnomalyCheck.null_fraction("v", change),
+            AnomalyCheck.mean("v", change),
+            AnomalyCheck.distinct_count("s", change),
+            AnomalyCheck.value_set("s"),
+        ]
+        with pytest.warns(UncompiledCheckWarning):
+            gate = Gate(
+                "g", schema, default_action="warn", anomalies=anomalies, history=MemoryHistory()
+            )
+        df = spark.createDataFrame([(1, 1, "a"), (2, 2, "b")], "k long, v long, s string")
+        with pytest.raises(GateCheckError) as info:
+            gate.run(df)
+        assert (info.value.check, info.value.phase) == ("v.boom", "execution")
+
+    def test_a_job_failing_as_a_whole_is_a_run_error(
+        self, spark: SparkSession, schema: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """When no check fails alone (lost executors, ...), GateRunError(stage='count')."""
+
+        class Lost:
+            def collect(self) -> None:
+                raise RuntimeError("executor lost")
+
+        monkeypatch.setattr("dq_gates._count._aggregate", lambda *args: Lost())
+        with pytest.raises(GateRunError) as info:
+            Gate("g", schema, default_action="warn").run(orders(spark, [order(1), order(2)]))
+        assert not isinstance(info.value, GateCheckError)
+        assert info.value.stage == "count"
+        assert "the counting job failed: RuntimeError: executor lost" in str(info.value)
+        assert isinstance(info.value.__cause__, RuntimeError)

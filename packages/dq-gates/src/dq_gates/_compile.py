@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from pyspark.sql import functions as sf
 
 from dq_gates.checks import SparkPredicate
-from dq_gates.errors import GateConfigError, UncompiledCheckWarning
+from dq_gates.errors import CheckTypeProblem, GateConfigError, UncompiledCheckWarning
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -62,6 +62,58 @@ _ORDERING = {
 }
 
 
+def _types(*names: str) -> tuple[str, ...]:
+    return names
+
+
+# The Spark types each built-in accepts, as pandera's PySpark backend declares them
+# (``register_input_datatypes`` in ``pandera/backends/pyspark/builtin_checks.py``). pandera
+# compares the type's class (``typeName``), so ``decimal(p,s)`` of any precision is one type and
+# ``timestamp_ntz`` is not ``timestamp``. Names are Spark SQL's (``DataType.simpleString``).
+_NUMERIC = _types("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+_DATES = _types("date", "timestamp")
+_ORDERED = _NUMERIC + _DATES
+_EQUALITY = (*_ORDERED, "string", "binary", "boolean")
+_MEMBERSHIP = (*_ORDERED, "string", "binary")
+_STRING = _types("string")
+
+#: Built-in check -> the Spark types (Spark SQL names) its pandera implementation accepts.
+SUPPORTED_TYPES: dict[str, tuple[str, ...]] = {
+    "equal_to": _EQUALITY,
+    "not_equal_to": _EQUALITY,
+    "greater_than": _ORDERED,
+    "greater_than_or_equal_to": _ORDERED,
+    "less_than": _ORDERED,
+    "less_than_or_equal_to": _ORDERED,
+    "in_range": _ORDERED,
+    "isin": _MEMBERSHIP,
+    "notin": _MEMBERSHIP,
+    "str_matches": _STRING,
+    "str_contains": _STRING,
+    "str_startswith": _STRING,
+    "str_endswith": _STRING,
+    "str_length": _STRING,
+}
+
+
+_SQL_NAMES = {"byte": "tinyint", "short": "smallint", "integer": "int", "long": "bigint"}
+
+
+def type_name(dtype: DataType) -> str:
+    """The Spark SQL name of ``dtype``'s type class: ``bigint``, ``decimal``, ``string``, ...
+
+    Parameters are left out (``decimal(10,2)`` and a collated string are ``decimal`` and
+    ``string``), as pandera compares ``typeName()``.
+    """
+    name = dtype.typeName()
+    return _SQL_NAMES.get(name, name)
+
+
+def type_supported(supported: tuple[str, ...], dtype: DataType) -> bool:
+    """Whether ``dtype``'s class is one of ``supported`` (pandera's class-based rule)."""
+    return type_name(dtype) in supported
+
+
 @dataclass
 class CheckSpec:
     """One check of a gate, before it meets a DataFrame.
@@ -75,6 +127,8 @@ class CheckSpec:
         args: The check's statistics (its arguments).
         pandera_check: The original pandera check, for pandera fallback and UDFs.
         keys: Key columns of a uniqueness check.
+        raise_warning: The pandera check was declared with ``raise_warning=True``: its action
+            is ``warn`` unless an ``actions`` entry says otherwise.
     """
 
     column: str | None
@@ -84,11 +138,21 @@ class CheckSpec:
     args: dict[str, Any] = field(default_factory=dict)
     pandera_check: Any = None
     keys: tuple[str, ...] = ()
+    raise_warning: bool = False
 
     @property
     def name(self) -> str:
         """``column.check``: the name used in results, actions, thresholds and quarantine rows."""
         return self.check if self.column is None else f"{self.column}.{self.check}"
+
+    def type_problem(self, dtype: DataType | None) -> CheckTypeProblem | None:
+        """The problem of running this check on a column of type ``dtype``, if there is one."""
+        supported = SUPPORTED_TYPES.get(self.builtin)
+        if supported is None or dtype is None or self.column is None:
+            return None
+        if type_supported(supported, dtype):
+            return None
+        return CheckTypeProblem(self.column, self.check, dtype.simpleString(), supported)
 
 
 def _is_float(dtype: DataType) -> bool:
@@ -253,9 +317,12 @@ def _unique_name(base: str, taken: set[str]) -> str:
 def _spec_for(gate: str, column: str | None, check: Any, taken: set[str]) -> CheckSpec:
     name = _unique_name(str(check.name), taken)
     builtin = _compiled_builtin(check)
+    warn = bool(getattr(check, "raise_warning", False))
     where = f"column {column!r}" if column is not None else "the DataFrame"
     if builtin is not None and column is not None:
-        return CheckSpec(column, name, CheckKind.ROW, builtin, dict(check.statistics), check)
+        return CheckSpec(
+            column, name, CheckKind.ROW, builtin, dict(check.statistics), check, raise_warning=warn
+        )
     if getattr(check, "element_wise", False) and column is not None:
         warnings.warn(
             f"gate {gate!r}: check {name!r} on {where} is an element-wise Python function; "
@@ -264,7 +331,7 @@ def _spec_for(gate: str, column: str | None, check: Any, taken: set[str]) -> Che
             UncompiledCheckWarning,
             stacklevel=4,
         )
-        return CheckSpec(column, name, CheckKind.ROW, "udf", {}, check)
+        return CheckSpec(column, name, CheckKind.ROW, "udf", {}, check, raise_warning=warn)
     warnings.warn(
         f"gate {gate!r}: check {name!r} on {where} cannot be compiled to a Spark expression; "
         "it runs through pandera's own validation (pass / fail only, no row counts, no row "
@@ -272,4 +339,4 @@ def _spec_for(gate: str, column: str | None, check: Any, taken: set[str]) -> Che
         UncompiledCheckWarning,
         stacklevel=4,
     )
-    return CheckSpec(column, name, CheckKind.PANDERA, "pandera", {}, check)
+    return CheckSpec(column, name, CheckKind.PANDERA, "pandera", {}, check, raise_warning=warn)

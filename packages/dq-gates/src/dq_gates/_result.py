@@ -132,6 +132,85 @@ class CheckResult:
 
 
 @dataclass
+class AnomalyResult:
+    """Outcome of one anomaly check.
+
+    Attributes:
+        column: Profiled column (None for ``row_count``).
+        check: Check name (the metric unless named otherwise).
+        metric: ``row_count``, ``null_fraction``, ``distinct_count``, ``mean``, ``min``,
+            ``max``, ``sum`` or ``value_set``.
+        strategy: The strategy with its parameters, e.g. ``relative_change(max_decrease=0.5)``.
+        action: ``warn`` or ``fail``.
+        status: ``ok``, ``anomaly``, ``insufficient_history`` (recorded, not judged: too few
+            earlier runs) or ``no_value`` (the metric is undefined on this batch).
+        value: This batch's value (for ``value_set``: how many distinct values).
+        baseline: The reference the strategy derived from earlier runs, if judged.
+        lower: Smallest allowed value, if bounded below.
+        upper: Largest allowed value, if bounded above.
+        history_runs: Earlier runs the strategy used (or found, when too few).
+        min_history: Earlier runs needed before the check judges.
+        tripped: The status is ``anomaly`` and the action ``fail``: the gate fails.
+        message: One sentence for people.
+        values: ``value_set`` only: this batch's values (None above 1,000 values).
+        missing_values: ``value_set`` only: expected values absent from this batch.
+        new_values: ``value_set`` only: values no baseline run had.
+    """
+
+    column: str | None
+    check: str
+    metric: str
+    strategy: str
+    action: Action
+    status: str
+    value: float | None
+    baseline: float | None
+    lower: float | None
+    upper: float | None
+    history_runs: int
+    min_history: int
+    tripped: bool
+    message: str
+    values: list[str] | None = None
+    missing_values: list[str] = field(default_factory=list)
+    new_values: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """``column.check`` (``check`` alone for ``row_count``)."""
+        return self.check if self.column is None else f"{self.column}.{self.check}"
+
+    @property
+    def is_anomaly(self) -> bool:
+        """Whether the check judged this batch anomalous."""
+        return self.status == "anomaly"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for logs, reports and metrics."""
+        return {
+            "name": self.name,
+            "column": self.column,
+            "check": self.check,
+            "metric": self.metric,
+            "strategy": self.strategy,
+            "action": self.action.value,
+            "status": self.status,
+            "is_anomaly": self.is_anomaly,
+            "value": _json_value(self.value),
+            "baseline": _json_value(self.baseline),
+            "lower": _json_value(self.lower),
+            "upper": _json_value(self.upper),
+            "history_runs": self.history_runs,
+            "min_history": self.min_history,
+            "tripped": self.tripped,
+            "message": self.message,
+            "values": self.values,
+            "missing_values": self.missing_values,
+            "new_values": self.new_values,
+        }
+
+
+@dataclass
 class GateResult:
     """Outcome of ``Gate.run``.
 
@@ -158,6 +237,13 @@ class GateResult:
             (``array<string>`` of ``column.check``), ``_dq_gate``, ``_dq_run_id`` and
             ``_dq_quarantined_at``.
         duration_s: Wall time of the checks, seconds.
+        anomalies: One result per anomaly check, in declaration order.
+        metrics: Profile metrics this run computed, by id (``row_count``, ``amount.mean``,
+            ...; None where undefined on this batch).
+        value_sets: Value sets this run computed, by id (``status.value_set``).
+        table: The table the batch is headed for, as passed to ``run``.
+        batch_id: The caller's batch id, as passed to ``run``.
+        history: Where the run was recorded (``ResultsHistory`` description), if anywhere.
     """
 
     gate: str
@@ -176,11 +262,34 @@ class GateResult:
     quarantine: DataFrame
     duration_s: float
     _persisted: DataFrame | None = field(default=None, repr=False)
+    anomalies: list[AnomalyResult] = field(default_factory=list)
+    metrics: dict[str, float | None] = field(default_factory=dict)
+    value_sets: dict[str, list[str] | None] = field(default_factory=dict)
+    table: str | None = None
+    batch_id: str | None = None
+    history: str | None = None
 
     @property
     def failed_checks(self) -> list[CheckResult]:
         """Checks with at least one failing row (or a pandera failure)."""
         return [c for c in self.checks if not c.passed]
+
+    @property
+    def anomalies_found(self) -> list[AnomalyResult]:
+        """Anomaly checks that judged this batch anomalous (whatever their action)."""
+        return [a for a in self.anomalies if a.is_anomaly]
+
+    def anomaly(self, name: str) -> AnomalyResult:
+        """The result of the anomaly check called ``name``.
+
+        Raises:
+            KeyError: No such anomaly check; the message lists the names there are.
+        """
+        for a in self.anomalies:
+            if a.name == name:
+                return a
+        names = [a.name for a in self.anomalies]
+        raise KeyError(f"gate {self.gate!r} has no anomaly check {name!r}; anomaly checks: {names}")
 
     def check(self, name: str) -> CheckResult:
         """The result of the check called ``name`` (``column.check``).
@@ -232,11 +341,19 @@ class GateResult:
             "gate_tripped": self.gate_tripped,
             "duration_s": round(self.duration_s, 3),
             "checks": [c.to_dict() for c in self.checks],
+            "table": self.table,
+            "batch_id": self.batch_id,
+            "history": self.history,
+            "anomalies": [a.to_dict() for a in self.anomalies],
+            "anomalies_found": len(self.anomalies_found),
+            "metrics": {k: _json_value(v) for k, v in self.metrics.items()},
+            "value_sets": dict(self.value_sets),
         }
 
     def failure_table(self) -> str:
         """A readable table of the checks that tripped, for ``GateFailedError``."""
         tripped = [c for c in self.checks if c.tripped]
+        tripped_anomalies = [a for a in self.anomalies if a.tripped]
         header = ("check", "action", "failed", "checked", "fraction", "limit", "sample")
         rows: list[tuple[str, ...]] = [header]
 
@@ -253,7 +370,7 @@ class GateResult:
             )
 
         rows.extend(check_row(c, c.name) for c in tripped)
-        limits = len(tripped)
+        limits = len(tripped) + len(tripped_anomalies)
         if self.gate_tripped and self.gate_threshold is not None:
             limits += 1
             fraction = self.rows_failing_any / self.rows_in if self.rows_in else 0.0
@@ -283,6 +400,9 @@ class GateResult:
             if i == 0:
                 lines.append(("  " + "  ".join("-" * w for w in widths)).rstrip())
         lines.extend(f"  {c.name}: {c.message}" for c in tripped if c.message)
+        if tripped_anomalies:
+            lines.append("  anomalies (whole-batch metrics against earlier runs):")
+            lines.extend(f"    {a.name} [{a.strategy}]: {a.message}" for a in tripped_anomalies)
         lines.append(
             "Inspect the failing rows via error.result (valid / quarantine), fix the data "
             "upstream, or change the check's action or threshold if this is acceptable."

@@ -1,0 +1,234 @@
+"""Profile metrics of a batch, computed inside the gate's single pass.
+
+Row count, NULL counts, sum / mean / min / max are declarative aggregates: they join the
+counting aggregation (NULL tests ride in the check bit masks through the key window, numeric
+values as one double per profiled column). The distinct-count estimate
+(``approx_count_distinct``, HyperLogLog++) and the value set (``collect_set``) are imperative
+aggregates: inside the counting aggregation they would take Spark off its code-generated hash
+aggregate, so they are computed by an observation (``DataFrame.observe``) on the rows as the
+same job reads them, before the key window's shuffle. Either way the data is read once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import functions as sf
+
+from dq_gates._compile import type_name
+from dq_gates.errors import CheckTypeProblem
+
+if TYPE_CHECKING:
+    from pyspark.sql import Column
+    from pyspark.sql.types import DataType
+
+#: A value set with more distinct values than this is not stored (not a low-cardinality column).
+VALUE_SET_LIMIT = 1000
+#: Relative standard deviation of the distinct-count estimate (Spark's default).
+DISTINCT_RSD = 0.05
+
+
+class Metric(StrEnum):
+    """A profile metric of a batch, which an anomaly check compares with earlier runs.
+
+    ``row_count``: rows in the batch. ``null_fraction``: NULL rows over rows (undefined on an
+    empty batch). ``distinct_count``: estimated distinct non-NULL values
+    (``approx_count_distinct``, relative standard deviation 5%). ``mean`` / ``min`` / ``max`` /
+    ``sum``: of the non-NULL values of a numeric column, as a double (undefined when there is
+    none; NaN propagates). ``value_set``: the distinct non-NULL values of a low-cardinality
+    column, as strings.
+    """
+
+    ROW_COUNT = "row_count"
+    NULL_FRACTION = "null_fraction"
+    DISTINCT_COUNT = "distinct_count"
+    MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    SUM = "sum"
+    VALUE_SET = "value_set"
+
+
+_NUMERIC = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+_ATOMIC = (*_NUMERIC, "string", "boolean", "date", "timestamp", "timestamp_ntz")
+
+#: Spark types (SQL names, parameters left out) each metric accepts; None: any type.
+METRIC_TYPES: dict[Metric, tuple[str, ...] | None] = {
+    Metric.ROW_COUNT: None,
+    Metric.NULL_FRACTION: None,
+    Metric.DISTINCT_COUNT: (*_ATOMIC, "binary"),
+    Metric.MEAN: _NUMERIC,
+    Metric.MIN: _NUMERIC,
+    Metric.MAX: _NUMERIC,
+    Metric.SUM: _NUMERIC,
+    Metric.VALUE_SET: _ATOMIC,
+}
+
+_NUMERIC_AGG = {
+    Metric.MEAN: sf.avg,
+    Metric.MIN: sf.min,
+    Metric.MAX: sf.max,
+    Metric.SUM: sf.sum,
+}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric to compute in a run.
+
+    Attributes:
+        metric: Which metric.
+        column: The profiled column (None for ``row_count``).
+    """
+
+    metric: Metric
+    column: str | None = None
+
+    @property
+    def id(self) -> str:
+        """``row_count`` or ``column.metric``: the key in results and the history."""
+        return self.metric.value if self.column is None else f"{self.column}.{self.metric.value}"
+
+    def type_problem(self, dtype: DataType | None) -> CheckTypeProblem | None:
+        """The problem of computing this metric on a column of type ``dtype``, if any."""
+        supported = METRIC_TYPES[self.metric]
+        if supported is None or dtype is None or self.column is None:
+            return None
+        if type_name(dtype) in supported:
+            return None
+        return CheckTypeProblem(self.column, self.metric.value, dtype.simpleString(), supported)
+
+    def column_ref(self) -> Column:
+        """The profiled column."""
+        return sf.col(f"`{self.column}`")
+
+    def probe(self) -> Column:
+        """An aggregate computing this metric alone (to find which metric makes a job fail)."""
+        if self.metric is Metric.ROW_COUNT:
+            return sf.count(sf.lit(1))
+        column = self.column_ref()
+        if self.metric is Metric.NULL_FRACTION:
+            return sf.sum(sf.when(column.isNull(), 1).otherwise(0))
+        if self.metric in _NUMERIC_AGG:
+            return _NUMERIC_AGG[self.metric](column.cast("double"))
+        if self.metric is Metric.DISTINCT_COUNT:
+            return sf.approx_count_distinct(column, DISTINCT_RSD)
+        return sf.size(sf.collect_set(column.cast("string")))
+
+
+@dataclass(frozen=True)
+class ProfilePlan:
+    """Where each metric of a run is computed and under which hidden column names.
+
+    Attributes:
+        metrics: The metrics, one per id.
+        null_flags: NULL test per column whose NULL fraction is profiled (flag name, test).
+        values: Per column with numeric metrics, (value column name, the value as a double).
+    """
+
+    metrics: list[MetricSpec]
+    null_flags: list[tuple[str, Column]]
+    values: list[tuple[str, Column]]
+
+    @classmethod
+    def of(cls, metrics: list[MetricSpec]) -> ProfilePlan:
+        """Lay out ``metrics``: one NULL flag and one carried value per profiled column."""
+        null_columns = _unique(m.column for m in metrics if m.metric is Metric.NULL_FRACTION)
+        value_columns = _unique(m.column for m in metrics if m.metric in _NUMERIC_AGG)
+        return cls(
+            metrics=metrics,
+            null_flags=[
+                (f"_dq_null{i}", sf.col(f"`{c}`").isNull()) for i, c in enumerate(null_columns)
+            ],
+            values=[
+                (f"_dq_val{i}", sf.col(f"`{c}`").cast("double"))
+                for i, c in enumerate(value_columns)
+            ],
+        )
+
+    def _flag_name(self, column: str | None) -> str:
+        columns = _unique(m.column for m in self.metrics if m.metric is Metric.NULL_FRACTION)
+        return f"_dq_null{columns.index(column)}"
+
+    def _value_name(self, column: str | None) -> str:
+        columns = _unique(m.column for m in self.metrics if m.metric in _NUMERIC_AGG)
+        return f"_dq_val{columns.index(column)}"
+
+    def aggregates(self, flags: Mapping[str, Column], values: Mapping[str, Column]) -> list[Column]:
+        """Aggregates of the declarative metrics, aliased ``m<i>`` (index in ``metrics``).
+
+        Args:
+            flags: NULL test per flag name, as the aggregation sees it (a column or a mask bit).
+            values: Value per value name, as the aggregation sees it.
+        """
+        aggs = []
+        for i, m in enumerate(self.metrics):
+            if m.metric is Metric.NULL_FRACTION:
+                flag = flags[self._flag_name(m.column)]
+                aggs.append(sf.sum(sf.when(flag, 1).otherwise(0)).alias(f"m{i}"))
+            elif m.metric in _NUMERIC_AGG:
+                aggs.append(
+                    _NUMERIC_AGG[m.metric](values[self._value_name(m.column)]).alias(f"m{i}")
+                )
+        return aggs
+
+    def observed(self) -> list[Column]:
+        """Aggregates of the observed metrics, aliased ``o<i>``."""
+        aggs = []
+        for i, m in enumerate(self.metrics):
+            if m.metric is Metric.DISTINCT_COUNT:
+                aggs.append(sf.approx_count_distinct(m.column_ref(), DISTINCT_RSD).alias(f"o{i}"))
+            elif m.metric is Metric.VALUE_SET:
+                values = sf.collect_set(m.column_ref().cast("string"))
+                # Keep the observed row small: beyond the limit only the size matters.
+                aggs.append(
+                    sf.struct(
+                        sf.size(values).alias("n"),
+                        sf.slice(sf.array_sort(values), 1, VALUE_SET_LIMIT).alias("values"),
+                    ).alias(f"o{i}")
+                )
+        return aggs
+
+    def read(
+        self, counted: Mapping[str, Any], observed: Mapping[str, Any], rows_in: int
+    ) -> tuple[dict[str, float | None], dict[str, list[str] | None]]:
+        """Metric values from the aggregation row and the observation.
+
+        Returns:
+            (numeric metrics by id, value sets by id). A value set above ``VALUE_SET_LIMIT``
+            values is None; a metric undefined on this batch (mean of no value, NULL fraction
+            of no row) is None.
+        """
+        numbers: dict[str, float | None] = {}
+        sets: dict[str, list[str] | None] = {}
+        for i, m in enumerate(self.metrics):
+            if m.metric is Metric.ROW_COUNT:
+                numbers[m.id] = float(rows_in)
+            elif m.metric is Metric.NULL_FRACTION:
+                nulls = int(counted[f"m{i}"] or 0)
+                numbers[m.id] = nulls / rows_in if rows_in else None
+            elif m.metric in _NUMERIC_AGG:
+                numbers[m.id] = _as_float(counted[f"m{i}"])
+            elif m.metric is Metric.DISTINCT_COUNT:
+                numbers[m.id] = float(observed.get(f"o{i}") or 0)
+            else:
+                found = observed.get(f"o{i}")
+                n, values = (0, []) if found is None else (found["n"], found["values"])
+                sets[m.id] = list(values) if n <= VALUE_SET_LIMIT else None
+                numbers[m.id] = float(n)
+        return numbers, sets
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _unique(items: Any) -> list[Any]:
+    seen: list[Any] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
