@@ -70,6 +70,8 @@ SCD2_COLUMNS = ("valid_from", "valid_to", "is_current")
 CONTRACT_KINDS = {"missing_column", "extra_column", "type_mismatch"}
 #: Commits of a silver table searched for a batch's earlier commit (a rerun after a crash).
 HISTORY_WINDOW = 50
+#: Newest commits of a gold table read for the last gold run id (the newest carries it).
+GOLD_HISTORY_WINDOW = 5
 
 log = get_logger("etl_app")
 
@@ -163,6 +165,7 @@ class Pipeline:
         self.ledger = Ledger.load(self.root)
         self._written: dict[str, tuple[str, int]] = {}
         self._check: _SilverCheck | None = None
+        self._layout_checked: set[str] = set()
         self.report = RunReport(
             run_id=self.run_id,
             job=self.job,
@@ -380,10 +383,16 @@ class Pipeline:
             pending = self.ledger.pending(Stage.SILVER, spec.name)
             if not pending:
                 continue
-            _lake.check_layout(self.spark, spec, self.table_path("silver", spec.name))
+            self._check_layout(spec)
             gate = self._gate(spec.name)
             for batch in pending:
                 self._silver_batch(spec, gate, batch)
+
+    def _check_layout(self, spec: TableSpec) -> None:
+        """Refuse a silver table in an older layout (once per table and run)."""
+        if spec.name not in self._layout_checked:
+            _lake.check_layout(self.spark, spec, self.table_path("silver", spec.name))
+            self._layout_checked.add(spec.name)
 
     def _gate(self, table: str) -> Gate:
         path = self.config.gates_dir() / f"silver.{table}.yaml"
@@ -648,7 +657,7 @@ class Pipeline:
         self.ledger.save()
         orders, customers = self._spec("orders"), self._spec("customers")
         for spec in (orders, customers):
-            _lake.check_layout(self.spark, spec, self.table_path("silver", spec.name))
+            self._check_layout(spec)
         for run, batches in work:
             done = [b for bs in batches.values() for b in bs]
             try:
@@ -669,7 +678,7 @@ class Pipeline:
             return 0
         ids = [
             c["writer_metadata"].get("batch_id")
-            for c in self.writer.history(target, limit=HISTORY_WINDOW)
+            for c in self.writer.history(target, limit=GOLD_HISTORY_WINDOW)
             if c["writer_metadata"].get("app_id") == self.job
         ]
         return max((i for i in ids if isinstance(i, int)), default=0)
