@@ -9,6 +9,7 @@ dependencies through Ivy, and the resolved jars are copied out, so containers st
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import shutil
 import sys
 import tempfile
@@ -28,12 +29,19 @@ def fetch(target: Path) -> list[Path]:
     """Resolve the Delta jars through Ivy and copy them into ``target``; return the copies."""
     from pyspark.sql import SparkSession
 
+    # A build container's hostname often does not resolve: Spark would fail at start with
+    # java.net.UnknownHostException looking up its own address, before any conf applies. Bind the
+    # driver to loopback (the JVM reads this from the environment); nothing here needs more.
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("SPARK_LOCAL_HOSTNAME", "localhost")
     with tempfile.TemporaryDirectory() as ivy:
         spark = (
             SparkSession.builder.master("local[1]")
             .config("spark.jars.packages", delta_coordinate())
             .config("spark.jars.ivy", ivy)
             .config("spark.ui.enabled", "false")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
             .getOrCreate()
         )
         spark.stop()

@@ -18,7 +18,6 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 DAG_FILE = ROOT / "airflow" / "dags" / "etl_pipeline.py"
-MANIFEST = ROOT / "k8s" / "spark-application.yaml"
 OPERATOR_MODULE = "airflow.providers.cncf.kubernetes.operators.spark_kubernetes"
 
 
@@ -53,8 +52,20 @@ class FakeOperator:
         return other
 
 
-def _load_dag(monkeypatch: pytest.MonkeyPatch, *, airflow3: bool) -> types.ModuleType:
+@pytest.fixture(scope="module")
+def manifest(tmp_path_factory: pytest.TempPathFactory, kustomize: Any) -> Path:
+    """The SparkApplication rendered from k8s/run (with its storage), as deployed beside the DAG."""
+    (app,) = [doc for doc in kustomize("run") if doc["kind"] == "SparkApplication"]
+    path = tmp_path_factory.mktemp("dags") / "spark-application.yaml"
+    path.write_text(yaml.safe_dump(app, sort_keys=False))
+    return path
+
+
+def _load_dag(
+    monkeypatch: pytest.MonkeyPatch, manifest: Path, *, airflow3: bool
+) -> types.ModuleType:
     """Import the DAG file against the stand-ins (Airflow 3 ``airflow.sdk`` layout or Airflow 2)."""
+    monkeypatch.setenv("ETL_SPARK_APPLICATION", str(manifest))
     FakeOperator.created = []
     FakeDAG.last = None
     airflow = types.ModuleType("airflow")
@@ -97,10 +108,10 @@ class TestDag:
 
     @pytest.mark.parametrize("airflow3", [True, False], ids=["airflow3", "airflow2"])
     def test_dag_is_nightly_without_catchup(
-        self, monkeypatch: pytest.MonkeyPatch, airflow3: bool
+        self, monkeypatch: pytest.MonkeyPatch, manifest: Path, airflow3: bool
     ) -> None:
         """The DAG etl_pipeline runs nightly, one run at a time, without backfilling."""
-        _load_dag(monkeypatch, airflow3=airflow3)
+        _load_dag(monkeypatch, manifest, airflow3=airflow3)
         assert FakeDAG.last is not None
         kwargs = FakeDAG.last.kwargs
         assert kwargs["dag_id"] == "etl_pipeline"
@@ -109,9 +120,9 @@ class TestDag:
         assert kwargs["max_active_runs"] == 1
         assert kwargs["default_args"]["retries"] >= 1
 
-    def test_stages_run_in_order(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_stages_run_in_order(self, monkeypatch: pytest.MonkeyPatch, manifest: Path) -> None:
         """Tasks bronze, silver, gold exist and each starts only after the previous one."""
-        _load_dag(monkeypatch, airflow3=True)
+        _load_dag(monkeypatch, manifest, airflow3=True)
         tasks = {task.kwargs["task_id"]: task for task in FakeOperator.created}
         assert list(tasks) == ["bronze", "silver", "gold"]
         assert tasks["bronze"].downstream == [tasks["silver"]]
@@ -119,11 +130,11 @@ class TestDag:
         assert tasks["gold"].downstream == []
 
     def test_each_task_submits_the_manifest_for_its_stage(
-        self, monkeypatch: pytest.MonkeyPatch
+        self, monkeypatch: pytest.MonkeyPatch, manifest: Path
     ) -> None:
-        """Each task submits k8s/spark-application.yaml unchanged but for its name and --cmd."""
-        _load_dag(monkeypatch, airflow3=True)
-        base = yaml.safe_load(MANIFEST.read_text())
+        """Each task submits the rendered k8s/run manifest unchanged but for its name and --cmd."""
+        _load_dag(monkeypatch, manifest, airflow3=True)
+        base = yaml.safe_load(manifest.read_text())
         for task in FakeOperator.created:
             stage = task.kwargs["task_id"]
             submitted = yaml.safe_load(task.kwargs["application_file"])
@@ -131,19 +142,30 @@ class TestDag:
             assert args[args.index("--cmd") + 1] == stage
             assert submitted["metadata"]["name"] == f"etl-pipeline-{stage}"
             assert task.kwargs["namespace"] == base["metadata"]["namespace"]
-            expected = yaml.safe_load(MANIFEST.read_text())
+            expected = yaml.safe_load(manifest.read_text())
             expected["spec"]["arguments"] = args
             expected["metadata"]["name"] = submitted["metadata"]["name"]
             expected["metadata"]["labels"]["etl.stage"] = stage
             assert submitted == expected
             assert "{{" not in task.kwargs["application_file"]
 
+    def test_submitted_manifest_carries_the_lake_storage(
+        self, monkeypatch: pytest.MonkeyPatch, manifest: Path
+    ) -> None:
+        """What the tasks submit mounts the lake in driver and executor (storage is rendered in)."""
+        _load_dag(monkeypatch, manifest, airflow3=True)
+        for task in FakeOperator.created:
+            spec = yaml.safe_load(task.kwargs["application_file"])["spec"]
+            assert "lake" in {v["name"] for v in spec["volumes"]}
+            for role in ("driver", "executor"):
+                assert {"name": "lake", "mountPath": "/data"} in spec[role]["volumeMounts"]
+
     def test_manifest_without_cmd_is_rejected_with_a_fix(
-        self, monkeypatch: pytest.MonkeyPatch
+        self, monkeypatch: pytest.MonkeyPatch, manifest: Path
     ) -> None:
         """A manifest whose arguments lost --cmd fails loudly, saying what to restore."""
-        module = _load_dag(monkeypatch, airflow3=True)
-        manifest = yaml.safe_load(MANIFEST.read_text())
-        manifest["spec"]["arguments"] = ["run", "--env", "k8s"]
+        module = _load_dag(monkeypatch, manifest, airflow3=True)
+        app = yaml.safe_load(manifest.read_text())
+        app["spec"]["arguments"] = ["run", "--env", "k8s"]
         with pytest.raises(ValueError, match="--cmd full"):
-            module.stage_application(manifest, "gold")
+            module.stage_application(app, "gold")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -302,3 +303,97 @@ class TestSparkMain:
         )
         assert result.stdout.strip() == "__main__ ['run', '--cmd', 'silver']"
         assert result.returncode == 7
+
+
+FAKE_PYSPARK = """
+import json, os
+from pathlib import Path
+
+class _Builder:
+    def __init__(self):
+        self.conf = {}
+    def master(self, value):
+        self.conf["master"] = value
+        return self
+    def config(self, key, value):
+        self.conf[key] = value
+        return self
+    def getOrCreate(self):
+        # What the JVM would see: the environment at launch and the session conf.
+        Path(os.environ["FAKE_SPARK_RECORD"]).write_text(json.dumps(
+            {"env": {k: os.environ.get(k) for k in ("SPARK_LOCAL_IP", "SPARK_LOCAL_HOSTNAME")},
+             "conf": self.conf}))
+        jars = Path(self.conf["spark.jars.ivy"]) / "jars"
+        jars.mkdir(parents=True)
+        (jars / "io.delta_delta-spark_2.13-4.4.0.jar").write_text("jar")
+        (jars / "io.delta_delta-storage-4.4.0.jar").write_text("jar")
+        return self
+    def stop(self):
+        pass
+
+class SparkSession:
+    builder = _Builder()
+"""
+
+
+class TestFetchDeltaJars:
+    """docker/fetch_delta_jars.py, the build-time jar fetch."""
+
+    def test_binds_spark_to_loopback_before_the_jvm_starts(self, tmp_path: Path) -> None:
+        """The driver gets 127.0.0.1 from the environment, so an unresolvable hostname is no issue.
+
+        Spark looks up its own address while loading its config (before any session conf
+        applies); in a build container whose hostname does not resolve that raised
+        UnknownHostException. A stand-in pyspark records what the JVM would be started with.
+        """
+        fake = tmp_path / "site" / "pyspark"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text("")
+        (fake / "sql.py").write_text(FAKE_PYSPARK)
+        record = tmp_path / "record.json"
+        code = (
+            "import sys, importlib.metadata as m\n"
+            "m.version = lambda name: {'pyspark': '4.2.0', 'delta-spark': '4.4.0'}[name]\n"
+            f"sys.argv = ['fetch', {str(tmp_path / 'jars')!r}]\n"
+            f"exec(compile(open({str(DOCKER / 'fetch_delta_jars.py')!r}).read(), 'fetch', 'exec'),"
+            " {'__name__': '__main__'})\n"
+        )
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in {"SPARK_LOCAL_IP", "SPARK_LOCAL_HOSTNAME"}
+        }
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            env={**env, "PYTHONPATH": str(tmp_path / "site"), "FAKE_SPARK_RECORD": str(record)},
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        seen = json.loads(record.read_text())
+        assert seen["env"] == {"SPARK_LOCAL_IP": "127.0.0.1", "SPARK_LOCAL_HOSTNAME": "localhost"}
+        assert seen["conf"]["spark.driver.bindAddress"] == "127.0.0.1"
+        assert seen["conf"]["spark.jars.packages"] == "io.delta:delta-spark_4.2_2.13:4.4.0"
+        copied = sorted(p.name for p in (tmp_path / "jars").iterdir())
+        assert copied == ["io.delta_delta-spark_2.13-4.4.0.jar", "io.delta_delta-storage-4.4.0.jar"]
+
+
+class TestBuildahCheck:
+    """docker/buildah-check.sh, what `nox -s image` runs."""
+
+    def test_script_is_valid_bash_building_from_a_local_base(self) -> None:
+        """The script parses, builds with chroot isolation from a base passed as build arg."""
+        script = DOCKER / "buildah-check.sh"
+        result = subprocess.run(
+            ["bash", "-n", str(script)], capture_output=True, text=True, timeout=30, check=False
+        )
+        assert result.returncode == 0, result.stderr
+        text = script.read_text()
+        assert '--isolation "$ISOLATION"' in text
+        assert "ISOLATION=chroot" in text
+        assert '--build-arg PYTHON_IMAGE="$BASE_IMAGE"' in text
+        assert "debootstrap --variant=minbase" in text
+        assert "openjdk-17-jre-headless" in text
+        assert re.search(r"run --env local --cmd full", text)

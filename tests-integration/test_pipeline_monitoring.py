@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from etl_app import load_config
-from etl_app._pipeline import run_pipeline
+from etl_app import load_config, run_pipeline
 
 pytestmark = [pytest.mark.integration, pytest.mark.spark]
 

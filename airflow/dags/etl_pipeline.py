@@ -1,11 +1,13 @@
 """Airflow DAG: the bronze -> silver -> gold pipeline as three SparkApplications, nightly.
 
-Each task submits ``k8s/spark-application.yaml`` to the Kubeflow Spark Operator with its stage
-as ``--cmd`` (``etl-app run ... --cmd bronze|silver|gold``) and waits for it; a stage starts only
-when the previous one succeeded. Needs apache-airflow-providers-cncf-kubernetes and a Kubernetes
+Each task submits the SparkApplication rendered from ``k8s/run`` (``kubectl kustomize k8s/run``:
+the spec with its storage) to the Kubeflow Spark Operator with its stage as ``--cmd``
+(``etl-app run ... --cmd bronze|silver|gold``) and waits for it; a stage starts only when the
+previous one succeeded. Needs apache-airflow-providers-cncf-kubernetes and a Kubernetes
 connection ``kubernetes_default`` allowed to manage SparkApplications in the ``etl`` namespace.
-Deploy the manifest with the DAG and point ``ETL_SPARK_APPLICATION`` at it (default: the
-repository layout). Use either this DAG or ``k8s/scheduled-spark-application.yaml``, not both.
+Deploy the rendered manifest beside the DAG as ``spark-application.yaml``, or point
+``ETL_SPARK_APPLICATION`` at it. Use either this DAG or the nightly ScheduledSparkApplication of
+``k8s/base`` (suspend it in your overlay), not both.
 """
 
 from __future__ import annotations
@@ -27,8 +29,7 @@ except ImportError:  # Airflow 2
 STAGES = ("bronze", "silver", "gold")
 MANIFEST = Path(
     os.environ.get(
-        "ETL_SPARK_APPLICATION",
-        str(Path(__file__).resolve().parents[2] / "k8s" / "spark-application.yaml"),
+        "ETL_SPARK_APPLICATION", str(Path(__file__).resolve().with_name("spark-application.yaml"))
     )
 )
 
@@ -37,7 +38,7 @@ def stage_application(manifest: dict[str, Any], stage: str) -> dict[str, Any]:
     """Return a copy of the SparkApplication manifest that runs only ``stage``.
 
     Args:
-        manifest: The SparkApplication of k8s/spark-application.yaml.
+        manifest: The SparkApplication rendered from k8s/run.
         stage: ``bronze``, ``silver`` or ``gold``.
 
     Returns:

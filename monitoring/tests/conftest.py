@@ -28,6 +28,11 @@ ETL_METRICS = frozenset(
         "etl_stage_duration_seconds",
         "etl_dq_checks_total",
         "etl_dq_violations_total",
+        "etl_dq_anomaly_checks_total",
+        "etl_dq_anomalies_total",
+        "etl_dq_anomaly_value",
+        "etl_dq_anomaly_lower_bound",
+        "etl_dq_anomaly_upper_bound",
         "etl_records_processed_total",
         "etl_records_failed_total",
         "delta_table_size_bytes",
@@ -87,7 +92,7 @@ def tool_path(name: str) -> str:
 def run_tool(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Run a tool, capturing text output, never raising on a non-zero exit."""
     command = [tool_path(str(args[0])), *map(str, args[1:])]
-    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
 
 
 @pytest.fixture

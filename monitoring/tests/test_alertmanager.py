@@ -14,6 +14,7 @@ import yaml
 MONITORING = Path(__file__).resolve().parents[1]
 CONFIG = MONITORING / "alertmanager" / "alertmanager.yml"
 RULES = MONITORING / "prometheus" / "rules" / "etl_alerts.yml"
+SETTLE_TIMEOUT_S = 60.0
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -30,7 +31,7 @@ class TestConfig:
         result = run("amtool", "check-config", CONFIG)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "1 templates" in result.stdout
-        assert "3 inhibit rules" in result.stdout
+        assert "6 inhibit rules" in result.stdout
 
     def test_no_secret_is_inline(self) -> None:
         """Slack URLs and PagerDuty keys are only referenced as files, never written inline."""
@@ -43,6 +44,8 @@ class TestConfig:
         assert all("routing_key" not in c and "service_key" not in c for c in pager)
         assert all(c["routing_key_file"].startswith("/etc/") for c in pager)
         assert "hooks.slack.com" not in CONFIG.read_text()
+        assert "smtp_auth_password" not in config["global"]
+        assert config["global"]["smtp_auth_password_file"].startswith("/etc/")
 
     def test_every_receiver_is_reachable(self) -> None:
         """Every receiver defined is the target of some route (no dead configuration)."""
@@ -72,11 +75,19 @@ class TestRoutes:
                 ["slack-data-quality"],
             ),
             (
+                [
+                    "alertname=DataQualityAnomalyDetected",
+                    "severity=warning",
+                    "category=data_quality",
+                ],
+                ["slack-data-quality"],
+            ),
+            (
                 ["alertname=DeltaTableSmallFiles", "severity=warning", "category=delta"],
                 ["slack-platform"],
             ),
             (
-                ["alertname=ETLHighMemoryUsage", "severity=warning", "category=resource"],
+                ["alertname=HighMemoryUsage", "severity=warning", "category=resource"],
                 ["slack-platform"],
             ),
             (
@@ -87,12 +98,13 @@ class TestRoutes:
                 ["alertname=HighRecordFailureRate", "severity=warning", "category=records"],
                 ["slack-etl-alerts"],
             ),
-            (["alertname=SomethingUnlabelled"], ["slack-etl-alerts"]),
+            (["alertname=SomethingUnlabelled"], ["email-default"]),
         ],
         ids=[
             "critical-pages",
             "critical-dq-pages",
             "dq-warning",
+            "dq-anomaly-warning",
             "delta-warning",
             "resource-warning",
             "platform-warning",
@@ -155,6 +167,14 @@ LIVE_ALERTS = [
         table="customers",
         check="email_format",
     ),
+    _alert(
+        "DataQualityAnomalyDetected",
+        "warning",
+        "data_quality",
+        job="orders_etl",
+        table="orders",
+        check="row_count",
+    ),
     _alert("DeltaTableTooManyVersions", "warning", "delta", table="silver.orders"),
     _alert("PushgatewayDown", "critical", "platform", job="pushgateway"),
     _alert("ETLMetricsAbsent", "warning", "platform"),
@@ -167,7 +187,7 @@ def live_status(
 ) -> dict[tuple[str, str], dict[str, Any]]:
     """Post LIVE_ALERTS and return each one's status once Alertmanager has processed them all."""
     http(f"{alertmanager}/api/v2/alerts", LIVE_ALERTS)
-    deadline = time.monotonic() + 15
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
     while True:
         alerts = http(f"{alertmanager}/api/v2/alerts")
         status = {
@@ -195,6 +215,10 @@ class TestInhibition:
         """A failed run also silences its own critical DQ alert: the failure is the one page."""
         assert live_status[("CriticalDataQualityViolation", "orders_etl")]["state"] == "suppressed"
         assert live_status[("ETLJobFailed", "orders_etl")]["state"] == "active"
+
+    def test_failed_job_suppresses_its_anomaly_alert(self, live_status: dict[Any, Any]) -> None:
+        """A batch anomaly of a failed run waits for the rerun, like its other data alerts."""
+        assert live_status[("DataQualityAnomalyDetected", "orders_etl")]["state"] == "suppressed"
 
     def test_other_jobs_are_not_suppressed(self, live_status: dict[Any, Any]) -> None:
         """Alerts of a different job stay active; only its own critical silences its warning."""

@@ -7,7 +7,10 @@ second; a real Alertmanager applies our inhibitions. All servers listen on 127.0
 
 from __future__ import annotations
 
+import json
+import re
 import time
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,8 @@ AlertKey = tuple[str, tuple[tuple[str, str], ...]]
 
 ORDERS = (("job", "orders_etl"), ("stage", "silver"), ("table", "orders"))
 ORDERS_CHECK = (("check", "order_id_unique"), ("job", "orders_etl"), ("table", "silver.orders"))
+ORDERS_ANOMALY = (("check", "row_count"), ("job", "orders_etl"), ("table", "silver.orders"))
+DASHBOARD = Path(__file__).resolve().parents[1] / "grafana" / "dashboards" / "etl_overview.json"
 # Alerts the scenario must raise, each with the state Alertmanager must give it: the failed
 # orders_etl run is the one page, its data alerts are inhibited; table-level alerts stay active.
 EXPECTED: dict[AlertKey, str] = {
@@ -33,8 +38,9 @@ EXPECTED: dict[AlertKey, str] = {
     ("HighRecordFailureRate", ORDERS): "suppressed",
     ("CriticalRecordFailureRate", ORDERS): "suppressed",
     ("DataQualityCheckFailed", ORDERS_CHECK): "suppressed",
+    ("DataQualityAnomalyDetected", ORDERS_ANOMALY): "suppressed",
     ("CriticalDataQualityViolation", ORDERS_CHECK): "suppressed",
-    ("SchemaDriftDetected", (("kind", "column_added"), ("table", "bronze.orders"))): "active",
+    ("SchemaDriftDetected", (("kind", "extra_column"), ("table", "bronze.orders"))): "active",
     ("DeltaTableTooManyVersions", (("table", "silver.orders"),)): "active",
     ("DeltaTableSmallFiles", (("table", "silver.orders"),)): "active",
 }
@@ -60,7 +66,17 @@ def _failing_orders_run(metrics: EtlMetrics) -> None:
             violations=3,
             severity="fail",
         )
-        metrics.record_schema_drift("bronze.orders", "column_added")
+        metrics.record_dq_anomaly(
+            "orders_etl",
+            "silver.orders",
+            "row_count",
+            status="anomaly",
+            severity="fail",
+            value=51.0,
+            lower=900.0,
+            upper=1100.0,
+        )
+        metrics.record_schema_drift("bronze.orders", "extra_column")
         metrics.record_delta_table_metrics(
             "silver.orders",
             size_bytes=10 * 1024**3,
@@ -80,6 +96,24 @@ def _record_scenario(registry: CollectorRegistry) -> None:
     with metrics.track_job_execution("customers_etl", "e2e"):
         metrics.record_records_processed("customers_etl", "silver", "customers", 500)
         metrics.record_dq_check("customers_etl", "silver.customers", "email_format", passed=True)
+        metrics.record_dq_anomaly(
+            "customers_etl",
+            "silver.customers",
+            "row_count",
+            status="ok",
+            severity="warn",
+            value=500.0,
+            lower=400.0,
+            upper=600.0,
+        )
+        metrics.record_dq_anomaly(
+            "customers_etl",
+            "silver.customers",
+            "email.null_fraction",
+            status="insufficient_history",
+            severity="warn",
+            value=0.01,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -139,8 +173,60 @@ class TestChain:
     ) -> None:
         """One drift pushed by two jobs' groups is still reported once (max, not sum)."""
         drift = chain["prometheus"][
-            ("SchemaDriftDetected", (("kind", "column_added"), ("table", "bronze.orders")))
+            ("SchemaDriftDetected", (("kind", "extra_column"), ("table", "bronze.orders")))
         ]
         assert drift["annotations"]["description"].startswith(
-            "The latest run detected 1 schema drift(s) of kind column_added on bronze.orders"
+            "The latest run detected 1 schema drift(s) of kind extra_column on bronze.orders"
         )
+
+
+def _panel_queries(title: str) -> list[str]:
+    """The PromQL of a dashboard panel, with the job/env pickers set to "All"."""
+    panels = json.loads(DASHBOARD.read_text())["panels"]
+    (panel,) = [p for p in panels if p["title"] == title]
+    return [re.sub(r"\$\{?(job|env)\}?", ".*", t["expr"]) for t in panel["targets"]]
+
+
+class TestDashboardOnPushedData:
+    """The dashboard's anomaly panels, queried on the real Prometheus, show the pushed runs."""
+
+    def _query(self, prometheus: str, http: Callable[..., Any], expr: str) -> list[Any]:
+        url = f"{prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
+        result: list[Any] = http(url)["data"]["result"]
+        return result
+
+    def test_anomaly_panels(
+        self,
+        chain: dict[str, dict[AlertKey, dict[str, Any]]],
+        prometheus: str,
+        http: Callable[..., Any],
+    ) -> None:
+        """DQ anomalies lists the failed run's check; the status panel shows the learning one."""
+        (anomalies,) = _panel_queries("DQ anomalies")
+        rows = self._query(prometheus, http, anomalies)
+        assert [(r["metric"]["job"], r["metric"]["check"], r["value"][1]) for r in rows] == [
+            ("orders_etl", "row_count", "1")
+        ]
+        (status,) = _panel_queries("DQ anomaly check status")
+        seen = {
+            (r["metric"]["job"], r["metric"]["check"], r["metric"]["status"])
+            for r in self._query(prometheus, http, status)
+        }
+        assert seen == {
+            ("orders_etl", "row_count", "anomaly"),
+            ("customers_etl", "row_count", "ok"),
+            ("customers_etl", "email.null_fraction", "insufficient_history"),
+        }
+        rows_by_target = [
+            {
+                r["metric"]["job"]: float(r["value"][1])
+                for r in self._query(prometheus, http, expr)
+                if r["metric"]["check"] == "row_count"
+            }
+            for expr in _panel_queries("DQ anomaly value and allowed range")
+        ]
+        assert rows_by_target == [
+            {"orders_etl": 51.0, "customers_etl": 500.0},
+            {"orders_etl": 900.0, "customers_etl": 400.0},
+            {"orders_etl": 1100.0, "customers_etl": 600.0},
+        ]

@@ -30,6 +30,9 @@ EXPECTED_PANELS = {
     "DQ violations by check",
     "DQ checks failing",
     "Schema drift",
+    "DQ anomalies",
+    "DQ anomaly check status",
+    "DQ anomaly value and allowed range",
     "Delta table size",
     "Delta table versions",
     "Delta table files / average file size",
@@ -87,6 +90,23 @@ class TestLayout:
             }
             assert not area & cells, f"{panel['title']} overlaps another panel"
             cells |= area
+
+    def test_anomaly_panels_read_the_anomaly_metrics(
+        self, promql_metrics: Callable[[str], set[str]]
+    ) -> None:
+        """The DQ anomaly panels show anomalies, statuses, and value with its allowed range."""
+        panels = {p["title"]: p for p in _panels()}
+
+        def names(title: str) -> set[str]:
+            return {n for t in panels[title]["targets"] for n in promql_metrics(t["expr"])}
+
+        assert names("DQ anomalies") == {"etl_dq_anomalies_total"}
+        assert names("DQ anomaly check status") == {"etl_dq_anomaly_checks_total"}
+        assert names("DQ anomaly value and allowed range") == {
+            "etl_dq_anomaly_value",
+            "etl_dq_anomaly_lower_bound",
+            "etl_dq_anomaly_upper_bound",
+        }
 
     def test_queries_use_the_datasource_variable(self) -> None:
         """Panels query the selected Prometheus, so the dashboard works in any Grafana."""

@@ -62,7 +62,32 @@ class TestPrometheusConfig:
         assert targets == ["alertmanager:9093"]
 
 
+# The reference system's alert names: operators' routes, silences and runbooks key on them.
+REFERENCE_ALERTS = frozenset(
+    {
+        "ETLJobFailed",
+        "ETLJobSlowExecution",
+        "ETLJobNotRunning",
+        "DataQualityCheckFailed",
+        "HighDataQualityViolations",
+        "CriticalDataQualityViolation",
+        "SchemaDriftDetected",
+        "DeltaTableSizeExceeded",
+        "DeltaTableTooManyVersions",
+        "SlowDeltaWrite",
+        "HighMemoryUsage",
+        "HighErrorRate",
+        "HighRecordFailureRate",
+        "NoRecordsProcessed",
+    }
+)
+
+
 class TestAlertRules:
+    def test_reference_alert_names_all_exist(self) -> None:
+        """All fourteen reference alert names are defined (extra alerts may sit beside them)."""
+        assert REFERENCE_ALERTS - set(ALERT_NAMES) == set()
+
     def test_promtool_accepts_rules(self, run: Run) -> None:
         """The rules pass promtool check rules, which parses every expression and template."""
         result = run("promtool", "check", "rules", RULES)

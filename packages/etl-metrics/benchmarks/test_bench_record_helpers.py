@@ -112,6 +112,41 @@ def dq_check_with_violations() -> Pair:
     return Pair(candidate, baseline)
 
 
+def dq_anomaly() -> Pair:
+    """record_dq_anomaly (2 counters + 3 gauges) vs the 5 raw calls."""
+    helper = EtlMetrics(CollectorRegistry()).record_dq_anomaly
+    registry = _raw_registry()
+    labels = ("job", "table", "check")
+    checks = Counter("etl_dq_anomaly_checks_total", "", (*labels, "status"), registry=registry)
+    anomalies = Counter("etl_dq_anomalies_total", "", (*labels, "severity"), registry=registry)
+    value = Gauge("etl_dq_anomaly_value", "", labels, registry=registry)
+    lower = Gauge("etl_dq_anomaly_lower_bound", "", labels, registry=registry)
+    upper = Gauge("etl_dq_anomaly_upper_bound", "", labels, registry=registry)
+
+    def candidate() -> None:
+        for _ in range(N):
+            helper(
+                "nightly",
+                "orders",
+                "row_count",
+                status="anomaly",
+                severity="warn",
+                value=50.0,
+                lower=900.0,
+                upper=1100.0,
+            )
+
+    def baseline() -> None:
+        for _ in range(N):
+            checks.labels("nightly", "orders", "row_count", "anomaly").inc()
+            anomalies.labels("nightly", "orders", "row_count", "warn").inc(1)
+            value.labels("nightly", "orders", "row_count").set(50.0)
+            lower.labels("nightly", "orders", "row_count").set(900.0)
+            upper.labels("nightly", "orders", "row_count").set(1100.0)
+
+    return Pair(candidate, baseline)
+
+
 def schema_drift() -> Pair:
     """record_schema_drift vs Counter.labels(a, b).inc()."""
     helper = EtlMetrics(CollectorRegistry()).record_schema_drift
@@ -121,11 +156,11 @@ def schema_drift() -> Pair:
 
     def candidate() -> None:
         for _ in range(N):
-            helper("orders", "column_added")
+            helper("orders", "extra_column")
 
     def baseline() -> None:
         for _ in range(N):
-            raw.labels("orders", "column_added").inc()
+            raw.labels("orders", "extra_column").inc()
 
     return Pair(candidate, baseline)
 
@@ -212,6 +247,7 @@ CASES: dict[str, Callable[[], Pair]] = {
     "record_records_failed": records_failed,
     "record_dq_check": dq_check,
     "record_dq_check_violations": dq_check_with_violations,
+    "record_dq_anomaly": dq_anomaly,
     "record_schema_drift": schema_drift,
     "record_error": error,
     "record_delta_table_metrics": delta_table,

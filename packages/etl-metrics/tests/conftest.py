@@ -5,9 +5,12 @@ from __future__ import annotations
 import base64
 import http.server
 import socket
+import ssl
+import subprocess
 import threading
+import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,3 +197,106 @@ def silent_server() -> Iterator[str]:
 def closed_port() -> str:
     """An address with nothing listening (connection refused)."""
     return f"127.0.0.1:{free_port()}"
+
+
+# How long the trickling gateway would go on answering: minutes, far beyond any bound tested.
+TRICKLE_FOR_S = 600.0
+TRICKLE_EVERY_S = 0.5
+
+
+@dataclass
+class TricklingServer:
+    """A loopback gateway that answers one byte at a time and never finishes its answer."""
+
+    address: str
+    connections: int = 0
+
+
+def _trickle_forever(
+    scheme: str, wrap: Callable[[socket.socket], socket.socket] | None = None
+) -> Iterator[TricklingServer]:
+    """Serve the trickling answer on 127.0.0.1 until the test ends (``wrap``: TLS)."""
+    stop = threading.Event()
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(0.2)
+    state = TricklingServer(address=f"{scheme}127.0.0.1:{listener.getsockname()[1]}")
+    threads: list[threading.Thread] = []
+    answer = b"HTTP/1.1 200 OK\r\nX-Trickle: "
+
+    def trickle(raw: socket.socket) -> None:
+        try:
+            conn = raw if wrap is None else wrap(raw)
+        except OSError:  # the client gave up during the TLS handshake
+            raw.close()
+            return
+        with conn:
+            ends = time.monotonic() + TRICKLE_FOR_S
+            position = 0
+            while time.monotonic() < ends and not stop.wait(TRICKLE_EVERY_S):
+                byte = answer[position : position + 1] or b"a"
+                position += 1
+                try:
+                    conn.sendall(byte)
+                except OSError:  # the client hung up: what a bounded push does
+                    return
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            conn.settimeout(READY_TIMEOUT_S)
+            state.connections += 1
+            worker = threading.Thread(target=trickle, args=(conn,), daemon=True)
+            threads.append(worker)
+            worker.start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    yield state
+    stop.set()
+    acceptor.join(timeout=5)
+    listener.close()
+    for worker in threads:
+        worker.join(timeout=5)
+
+
+@pytest.fixture
+def trickling_server() -> Iterator[TricklingServer]:
+    """A raw socket server on 127.0.0.1 sending one byte of an HTTP answer every 0.5 s.
+
+    Each connection gets ``HTTP/1.1 200 OK`` and then an endless header line, byte by byte,
+    for up to ten minutes: every single read completes quickly, the answer never does.
+    """
+    yield from _trickle_forever("")
+
+
+@pytest.fixture
+def tls_trickling_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TricklingServer]:
+    """The trickling server over TLS (``https://``), its self-signed certificate trusted.
+
+    The certificate for 127.0.0.1 is made with the ``openssl`` command and trusted through
+    ``SSL_CERT_FILE``, which Python's default TLS context reads.
+    """
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    yield from _trickle_forever("https://", lambda raw: context.wrap_socket(raw, server_side=True))

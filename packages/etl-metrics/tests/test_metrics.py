@@ -1,10 +1,14 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -13,6 +17,7 @@ from etl_metrics import (
     CATALOGUE,
     DEFAULT_REGISTRY,
     DELTA_WRITE_DURATION_BUCKETS,
+    DQ_ANOMALY_STATUSES,
     JOB_DURATION_BUCKETS,
     STAGE_DURATION_BUCKETS,
     EtlMetrics,
@@ -28,6 +33,11 @@ EXPECTED = {
     "etl_stage_duration_seconds": ("histogram", ("job", "stage", "env")),
     "etl_dq_checks_total": ("counter", ("job", "table", "check", "result")),
     "etl_dq_violations_total": ("counter", ("job", "table", "check", "severity")),
+    "etl_dq_anomaly_checks_total": ("counter", ("job", "table", "check", "status")),
+    "etl_dq_anomalies_total": ("counter", ("job", "table", "check", "severity")),
+    "etl_dq_anomaly_value": ("gauge", ("job", "table", "check")),
+    "etl_dq_anomaly_lower_bound": ("gauge", ("job", "table", "check")),
+    "etl_dq_anomaly_upper_bound": ("gauge", ("job", "table", "check")),
     "etl_records_processed_total": ("counter", ("job", "stage", "table")),
     "etl_records_failed_total": ("counter", ("job", "stage", "table")),
     "delta_table_size_bytes": ("gauge", ("table",)),
@@ -179,8 +189,8 @@ class TestRegistryOwnership:
         """EtlMetrics() without a registry records into a new registry of its own."""
         one, two = EtlMetrics(), EtlMetrics()
         assert one.registry is not two.registry
-        one.record_schema_drift("t", "column_added")
-        labels = {"table": "t", "kind": "column_added"}
+        one.record_schema_drift("t", "extra_column")
+        labels = {"table": "t", "kind": "extra_column"}
         assert one.registry.get_sample_value("etl_schema_drift_detected_total", labels) == 1
         assert two.registry.get_sample_value("etl_schema_drift_detected_total", labels) is None
 
@@ -246,9 +256,9 @@ class TestRecordHelpers:
 
     def test_schema_drift(self, metrics: EtlMetrics) -> None:
         """Drift detections count by table and kind, by 1 or by a given count."""
-        metrics.record_schema_drift("orders", "column_added")
-        metrics.record_schema_drift("orders", "column_added", 2)
-        labels = {"table": "orders", "kind": "column_added"}
+        metrics.record_schema_drift("orders", "extra_column")
+        metrics.record_schema_drift("orders", "extra_column", 2)
+        labels = {"table": "orders", "kind": "extra_column"}
         assert metrics.registry.get_sample_value("etl_schema_drift_detected_total", labels) == 3
 
     def test_error_from_exception_or_name(self, metrics: EtlMetrics) -> None:
@@ -260,6 +270,127 @@ class TestRecordHelpers:
         base = {"job": "j", "stage": "load"}
         assert get("etl_errors_total", {**base, "error_type": "KeyError"}) == 2
         assert get("etl_errors_total", {**base, "error_type": "Timeout"}) == 1
+
+
+ANOMALY_KEY = {"job": "j", "table": "silver.orders", "check": "row_count"}
+ANOMALY_GAUGES = (
+    "etl_dq_anomaly_value",
+    "etl_dq_anomaly_lower_bound",
+    "etl_dq_anomaly_upper_bound",
+)
+
+
+class TestRecordDqAnomaly:
+    def test_anomaly_counts_and_sets_value_and_range(self, metrics: EtlMetrics) -> None:
+        """An anomaly adds 1 under its severity, counts the evaluation and sets value and range."""
+        metrics.record_dq_anomaly(
+            "j",
+            "silver.orders",
+            "row_count",
+            status="anomaly",
+            severity="warn",
+            value=50.0,
+            lower=900.0,
+            upper=1100.0,
+        )
+        get = metrics.registry.get_sample_value
+        assert get("etl_dq_anomalies_total", {**ANOMALY_KEY, "severity": "warn"}) == 1
+        assert get("etl_dq_anomaly_checks_total", {**ANOMALY_KEY, "status": "anomaly"}) == 1
+        assert get("etl_dq_anomaly_value", ANOMALY_KEY) == 50.0
+        assert get("etl_dq_anomaly_lower_bound", ANOMALY_KEY) == 900.0
+        assert get("etl_dq_anomaly_upper_bound", ANOMALY_KEY) == 1100.0
+
+    @pytest.mark.parametrize("status", ["ok", "insufficient_history", "no_value"])
+    def test_no_anomaly_still_creates_the_zero_series(
+        self, metrics: EtlMetrics, status: str
+    ) -> None:
+        """A batch without anomaly records 0 under its severity, so a push clears an old 1."""
+        metrics.record_dq_anomaly("j", "silver.orders", "row_count", status=status, severity="fail")
+        get = metrics.registry.get_sample_value
+        assert get("etl_dq_anomalies_total", {**ANOMALY_KEY, "severity": "fail"}) == 0
+        assert get("etl_dq_anomaly_checks_total", {**ANOMALY_KEY, "status": status}) == 1
+        for gauge in ANOMALY_GAUGES:
+            value = get(gauge, ANOMALY_KEY)
+            assert value is not None
+            assert math.isnan(value), gauge
+
+    def test_later_value_replaces_the_earlier_one(self, metrics: EtlMetrics) -> None:
+        """The gauges hold the latest evaluation; an unknown bound goes back to NaN."""
+        metrics.record_dq_anomaly(
+            "j", "silver.orders", "row_count", status="ok", severity="warn", value=1, lower=0
+        )
+        metrics.record_dq_anomaly(
+            "j", "silver.orders", "row_count", status="ok", severity="warn", value=2, upper=5
+        )
+        get = metrics.registry.get_sample_value
+        assert get("etl_dq_anomaly_value", ANOMALY_KEY) == 2
+        lower = get("etl_dq_anomaly_lower_bound", ANOMALY_KEY)
+        assert lower is not None
+        assert math.isnan(lower)
+        assert get("etl_dq_anomaly_upper_bound", ANOMALY_KEY) == 5
+
+    def test_unknown_status_is_refused_and_records_nothing(self, metrics: EtlMetrics) -> None:
+        """A status outside the vocabulary is an error listing it; no series is created."""
+        with pytest.raises(LabelError, match=r"status must be one of ok, anomaly.*'anomalous'"):
+            metrics.record_dq_anomaly(
+                "j", "silver.orders", "row_count", status="anomalous", severity="warn"
+            )
+        names = {
+            family.name
+            for family in metrics.registry.collect()
+            if family.name.startswith("etl_dq_anomal") and family.samples
+        }
+        assert names == set()
+
+    def test_invalid_label_changes_no_value(self, metrics: EtlMetrics) -> None:
+        """An empty severity is refused before the evaluation is counted."""
+        with pytest.raises(LabelError, match="label 'severity' is empty"):
+            metrics.record_dq_anomaly("j", "silver.orders", "row_count", status="ok", severity="")
+        evaluations = {"job": "j", "table": "silver.orders", "check": "row_count", "status": "ok"}
+        assert metrics.registry.get_sample_value("etl_dq_anomaly_checks_total", evaluations) in (
+            None,
+            0,
+        )
+
+    def test_module_level_helper_records_into_the_default_registry(self) -> None:
+        """etl_metrics.record_dq_anomaly is the default instance's method."""
+        labels = {"job": "anomaly-default", "table": "t", "check": "c", "severity": "warn"}
+        before = DEFAULT_REGISTRY.get_sample_value("etl_dq_anomalies_total", labels) or 0
+        etl_metrics.record_dq_anomaly(
+            "anomaly-default", "t", "c", status="anomaly", severity="warn", value=3.0
+        )
+        after = DEFAULT_REGISTRY.get_sample_value("etl_dq_anomalies_total", labels)
+        assert after == before + 1
+
+    @settings(max_examples=40, deadline=None)
+    @given(
+        st.lists(
+            st.tuples(
+                st.sampled_from(DQ_ANOMALY_STATUSES),
+                st.sampled_from(["warn", "fail"]),
+                st.floats(allow_nan=False, allow_infinity=False, width=32),
+            ),
+            max_size=20,
+        )
+    )
+    def test_counts_equal_a_naive_tally(self, calls: list[tuple[str, str, float]]) -> None:
+        """After any sequence of evaluations the counters equal a plain count of the calls."""
+        metrics = EtlMetrics(CollectorRegistry())
+        for status, severity, value in calls:
+            metrics.record_dq_anomaly("j", "t", "c", status=status, severity=severity, value=value)
+        key = {"job": "j", "table": "t", "check": "c"}
+        get = metrics.registry.get_sample_value
+        statuses = Counter(status for status, _, _ in calls)
+        for status in DQ_ANOMALY_STATUSES:
+            expected = statuses[status] or None
+            assert get("etl_dq_anomaly_checks_total", {**key, "status": status}) == expected
+        for severity in ("warn", "fail"):
+            seen = [status for status, sev, _ in calls if sev == severity]
+            expected_anomalies = sum(status == "anomaly" for status in seen) if seen else None
+            got = get("etl_dq_anomalies_total", {**key, "severity": severity})
+            assert got == expected_anomalies
+        if calls:
+            assert get("etl_dq_anomaly_value", key) == calls[-1][2]
 
 
 class TestMetricHandle:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import json
+import string
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
 from etl_metrics import (
@@ -15,14 +19,19 @@ from etl_metrics import (
     TOKEN_ENV,
     USERNAME_ENV,
     EtlMetrics,
+    GroupingKeyError,
     PushGatewayError,
+    PushOutcome,
     delete_from_gateway,
     push_metrics_to_gateway,
+    redact_url,
+    try_delete_from_gateway,
+    try_push_metrics_to_gateway,
+    validate_grouping_key,
 )
-from etl_metrics._push import redact_url
 
 if TYPE_CHECKING:
-    from conftest import Pushgateway, StubServer
+    from conftest import Pushgateway, StubServer, TricklingServer
 
 pytestmark = pytest.mark.integration
 
@@ -145,7 +154,7 @@ class TestPushToRealGateway:
         """Without registry=, the library's default registry is pushed."""
         import etl_metrics
 
-        etl_metrics.record_schema_drift("push_default_table", "column_added")
+        etl_metrics.record_schema_drift("push_default_table", "extra_column")
         assert push_metrics_to_gateway(pushgateway.address, "default-push", **FAST)
         got = pushgateway.value(
             "etl_schema_drift_detected_total", job="default-push", table="push_default_table"
@@ -182,6 +191,48 @@ class TestPushToRealGateway:
             if s.name == "etl_records_processed_total" and s.labels["job"] == "secure"
         ]
         assert got == [9.0]
+
+    def test_a_later_normal_batch_clears_an_anomaly(self, pushgateway: Pushgateway) -> None:
+        """Run 1 pushes an anomaly; run 2's normal batch pushes 0, so the alert can resolve."""
+        first = EtlMetrics(CollectorRegistry())
+        first.record_dq_anomaly(
+            "nightly", "orders", "row_count", status="anomaly", severity="warn", value=50.0
+        )
+        assert push_metrics_to_gateway(pushgateway.address, "nightly", registry=first.registry)
+        anomaly = {"job": "nightly", "table": "orders", "check": "row_count"}
+        assert pushgateway.value("etl_dq_anomalies_total", **anomaly) == 1
+
+        second = EtlMetrics(CollectorRegistry())
+        second.record_dq_anomaly(
+            "nightly", "orders", "row_count", status="ok", severity="warn", value=1000.0
+        )
+        assert push_metrics_to_gateway(pushgateway.address, "nightly", registry=second.registry)
+        assert pushgateway.value("etl_dq_anomalies_total", **anomaly) == 0
+        assert pushgateway.value("etl_dq_anomaly_value", **anomaly) == 1000.0
+        statuses = {
+            s.labels["status"]
+            for s in pushgateway.samples()
+            if s.name == "etl_dq_anomaly_checks_total"
+        }
+        assert statuses == {"ok"}
+
+    def test_try_push_reports_success(self, pushgateway: Pushgateway) -> None:
+        """The outcome of an accepted push says so, with one attempt and no error."""
+        metrics = EtlMetrics(CollectorRegistry())
+        metrics.record_records_processed("nightly", "load", "orders", 4)
+        outcome = try_push_metrics_to_gateway(
+            pushgateway.address,
+            "nightly",
+            grouping_key={"env": "prod"},
+            registry=metrics.registry,
+        )
+        assert outcome.ok
+        assert outcome.error is None
+        assert outcome.attempts == 1
+        assert outcome.action == "push_add"
+        assert outcome.gateway == pushgateway.address
+        assert outcome.grouping_key == {"env": "prod"}
+        assert pushgateway.value("etl_records_processed_total", job="nightly", env="prod") == 4
 
 
 class TestGatewayFailures:
@@ -380,10 +431,278 @@ class TestRedactUrl:
         [
             ("localhost:9091", "localhost:9091"),
             ("http://gw:9091/", "http://gw:9091/"),
-            ("https://u:p@gw:9091/x", "https://***@gw:9091/x"),
-            ("u:p@gw", "http://***@gw"),
+            ("https://u:p@gw:9091/x", "https://u:***@gw:9091/x"),
+            ("u:p@gw", "u:***@gw"),
+            ("http://tok@gw:9091", "http://***@gw:9091"),
         ],
     )
     def test_redact_url(self, given: str, shown: str) -> None:
         """Credentials in a gateway address are masked; other addresses are unchanged."""
         assert redact_url(given) == shown
+
+
+class TestWholeAttemptIsBounded:
+    """A gateway answering byte by byte cannot hold the job: each attempt has a total time."""
+
+    def test_trickling_gateway_is_cut_off(self, trickling_server: TricklingServer) -> None:
+        """With timeout=2 s the push returns False long before the server would stop."""
+        metrics = EtlMetrics(CollectorRegistry())
+        start = time.monotonic()
+        with structlog.testing.capture_logs() as logs:
+            ok = push_metrics_to_gateway(
+                trickling_server.address, "j", registry=metrics.registry, timeout=2.0, retries=0
+            )
+        elapsed = time.monotonic() - start
+        assert ok is False
+        assert elapsed < 30
+        assert trickling_server.connections == 1
+        assert logs[-1]["event"] == "pushgateway_unavailable"
+        assert "timed out" in logs[-1]["error"]
+        assert "within 2 s" in logs[-1]["error"]
+
+    def test_trickling_gateway_in_strict_mode_raises(
+        self, trickling_server: TricklingServer
+    ) -> None:
+        """strict=True raises PushGatewayError naming the timeout, also within the bound."""
+        start = time.monotonic()
+        with pytest.raises(PushGatewayError, match="timed out") as caught:
+            push_metrics_to_gateway(
+                trickling_server.address,
+                "j",
+                registry=CollectorRegistry(),
+                timeout=2.0,
+                retries=0,
+                strict=True,
+            )
+        assert time.monotonic() - start < 30
+        assert caught.value.outcome is not None
+        assert caught.value.outcome.attempts == 1
+        assert isinstance(caught.value.__cause__, TimeoutError)
+
+    def test_deadline_bounds_every_retry_together(self, trickling_server: TricklingServer) -> None:
+        """With many retries, deadline=5 s stops the whole call and says why."""
+        start = time.monotonic()
+        outcome = try_push_metrics_to_gateway(
+            trickling_server.address,
+            "j",
+            registry=CollectorRegistry(),
+            timeout=2.0,
+            retries=10,
+            backoff_seconds=0.01,
+            deadline=5.0,
+        )
+        assert time.monotonic() - start < 30
+        assert not outcome.ok
+        assert outcome.error is not None
+        assert "deadline of 5 s reached" in outcome.error
+        assert 1 <= outcome.attempts <= 4
+        assert trickling_server.connections == outcome.attempts
+
+    def test_delete_is_bounded_too(self, trickling_server: TricklingServer) -> None:
+        """A delete against a trickling gateway ends with a timed-out outcome."""
+        start = time.monotonic()
+        outcome = try_delete_from_gateway(trickling_server.address, "j", timeout=2.0, retries=0)
+        assert time.monotonic() - start < 30
+        assert outcome.action == "delete"
+        assert not outcome.ok
+        assert outcome.error is not None
+        assert "timed out" in outcome.error
+
+    def test_trickling_https_gateway_is_cut_off(
+        self, tls_trickling_server: TricklingServer
+    ) -> None:
+        """Over TLS too, the attempt ends at its timeout (the TLS session is shut with it)."""
+        start = time.monotonic()
+        outcome = try_push_metrics_to_gateway(
+            tls_trickling_server.address,
+            "j",
+            registry=CollectorRegistry(),
+            timeout=3.0,
+            retries=0,
+        )
+        assert time.monotonic() - start < 30
+        assert not outcome.ok
+        assert outcome.error is not None
+        assert "timed out" in outcome.error
+        assert tls_trickling_server.connections == 1
+
+    def test_invalid_limits(self, closed_port: str) -> None:
+        """A timeout or deadline that is not a positive number is refused at once."""
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            push_metrics_to_gateway(closed_port, "j", timeout=0)
+        with pytest.raises(ValueError, match="deadline must be a positive number"):
+            try_delete_from_gateway(closed_port, "j", deadline=-1.0)
+
+
+def _reference_label_name_ok(name: str) -> bool:
+    """A plain reading of Prometheus' label-name rule, minus the names a push may not use."""
+    first = string.ascii_letters + "_"
+    rest = first + string.digits
+    valid = bool(name) and name[0] in first and all(c in rest for c in name)
+    return valid and not name.startswith("__") and name != "job"
+
+
+class TestGroupingKey:
+    """Grouping keys are checked up front, by a function config validation can call."""
+
+    @pytest.mark.parametrize(
+        ("key", "message"),
+        [
+            ({"job": "other"}, "grouping_key must not contain 'job'"),
+            ({"__name__": "x"}, "reserves for its internal labels"),
+            ({"data-center": "x"}, "not a valid Prometheus label name"),
+            ({"1st": "x"}, "not a valid Prometheus label name"),
+            ({"": "x"}, "not a valid Prometheus label name"),
+            ({"env": ""}, "must be a non-empty string"),
+            ({"shard": 3}, r"quote it in YAML \('3', not 3\)"),
+            ([("env", "prod")], "must be a mapping"),
+        ],
+    )
+    def test_invalid_keys_are_refused_with_the_reason(self, key: Any, message: str) -> None:
+        """Each kind of bad key raises GroupingKeyError (a ValueError) saying what to fix."""
+        with pytest.raises(GroupingKeyError, match=message):
+            validate_grouping_key(key)
+
+    def test_valid_key_is_returned_as_a_copy(self) -> None:
+        """A valid key comes back as a new plain dict; None and {} give {}."""
+        given_key = {"env": "prod", "instance": "driver-0", "stage": "silver"}
+        checked = validate_grouping_key(given_key)
+        assert checked == given_key
+        assert checked is not given_key
+        assert validate_grouping_key(None) == {}
+        assert validate_grouping_key({}) == {}
+
+    @settings(max_examples=200, deadline=None)
+    @given(
+        st.dictionaries(
+            st.text(alphabet=string.ascii_letters + string.digits + "_-. ", max_size=8),
+            st.text(min_size=1, max_size=5),
+            max_size=4,
+        )
+    )
+    def test_accepts_exactly_the_valid_names(self, key: dict[str, str]) -> None:
+        """A key is accepted exactly when every name passes the plain reference rule."""
+        if all(_reference_label_name_ok(name) for name in key):
+            assert validate_grouping_key(key) == key
+        else:
+            with pytest.raises(GroupingKeyError):
+                validate_grouping_key(key)
+
+    def test_push_refuses_a_bad_key_before_sending(self, stub_server: StubServer) -> None:
+        """Every push and delete function refuses a bad key at call time; nothing is sent."""
+        bad = {"job": "other"}
+        calls = [
+            lambda: push_metrics_to_gateway(stub_server.address, "j", grouping_key=bad),
+            lambda: try_push_metrics_to_gateway(stub_server.address, "j", grouping_key=bad),
+            lambda: delete_from_gateway(stub_server.address, "j", grouping_key=bad),
+            lambda: try_delete_from_gateway(stub_server.address, "j", grouping_key=bad),
+        ]
+        for call in calls:
+            with pytest.raises(GroupingKeyError, match="must not contain 'job'"):
+                call()
+        assert stub_server.requests == []
+
+
+class TestPushOutcome:
+    """try_* functions report failures as an outcome and never raise for them."""
+
+    def test_gateway_down(self, closed_port: str) -> None:
+        """Connection refused gives ok=False with the error, attempts and time, no exception."""
+        outcome = try_push_metrics_to_gateway(
+            closed_port, "j", registry=CollectorRegistry(), retries=1, backoff_seconds=0.01
+        )
+        assert isinstance(outcome, PushOutcome)
+        assert not outcome.ok
+        assert outcome.attempts == 2
+        assert outcome.error is not None
+        assert "Connection refused" in outcome.error
+        assert outcome.elapsed_seconds >= 0
+        assert json.loads(json.dumps(outcome.to_dict())) == outcome.to_dict()
+        assert outcome.to_dict()["ok"] is False
+
+    @pytest.mark.parametrize("stub_server", [500], indirect=True)
+    def test_server_error(self, stub_server: StubServer) -> None:
+        """A 5xx answer is reported with its status after the retries."""
+        outcome = try_delete_from_gateway(stub_server.address, "j", retries=2, backoff_seconds=0.01)
+        assert not outcome.ok
+        assert outcome.attempts == 3
+        assert outcome.error == "HTTP 500 Internal Server Error"
+
+    def test_half_set_credentials(
+        self, stub_server: StubServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Half-set credentials are an outcome with 0 attempts, not an exception."""
+        monkeypatch.setenv(USERNAME_ENV, "etl")
+        outcome = try_push_metrics_to_gateway(stub_server.address, "j", **FAST)
+        assert not outcome.ok
+        assert outcome.attempts == 0
+        assert outcome.error is not None
+        assert PASSWORD_ENV in outcome.error
+        assert stub_server.requests == []
+
+    def test_strict_error_carries_the_outcome(self, closed_port: str) -> None:
+        """In strict mode the raised PushGatewayError holds the same outcome."""
+        with pytest.raises(PushGatewayError) as caught:
+            delete_from_gateway(closed_port, "j", strict=True, **FAST)
+        outcome = caught.value.outcome
+        assert outcome is not None
+        assert not outcome.ok
+        assert outcome.action == "delete"
+        assert outcome.attempts == caught.value.attempts == 1
+
+
+class TestCredentialsInUrl:
+    """user:password@ in the gateway URL is used as basic auth and never shown."""
+
+    def test_url_credentials_reach_a_real_gateway(
+        self, auth_pushgateway: Pushgateway, gateway_credentials: tuple[str, str]
+    ) -> None:
+        """The basic-auth gateway accepts a push whose only credentials are in its URL."""
+        user, password = gateway_credentials
+        metrics = EtlMetrics(CollectorRegistry())
+        metrics.record_records_processed("url-auth", "load", "orders", 6)
+        gateway = f"http://{user}:{password}@{auth_pushgateway.address}"
+        with structlog.testing.capture_logs() as logs:
+            outcome = try_push_metrics_to_gateway(gateway, "url-auth", registry=metrics.registry)
+        assert outcome.ok, outcome.error
+        assert outcome.gateway == f"http://{user}:***@{auth_pushgateway.address}"
+        assert password not in repr(logs) + repr(outcome.to_dict())
+        token = base64.b64encode(f"{user}:{password}".encode()).decode()
+        got = [
+            s.value
+            for s in auth_pushgateway.samples({"Authorization": f"Basic {token}"})
+            if s.name == "etl_records_processed_total" and s.labels["job"] == "url-auth"
+        ]
+        assert got == [6.0]
+
+    def test_header_and_path(self, stub_server: StubServer) -> None:
+        """Percent-encoded credentials are decoded into the header; the path holds none."""
+        gateway = f"http://etl:p%40ss%2Fw@{stub_server.address}"
+        assert push_metrics_to_gateway(gateway, "j", registry=CollectorRegistry(), **FAST)
+        _, path, headers = stub_server.requests[0]
+        assert path == "/metrics/job/j"
+        assert headers["Authorization"] == "Basic " + base64.b64encode(b"etl:p@ss/w").decode()
+
+    def test_environment_wins_over_the_url(
+        self, stub_server: StubServer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A token in the environment is sent instead of the URL's credentials."""
+        monkeypatch.setenv(TOKEN_ENV, "tok-env")
+        gateway = f"http://etl:url-pass@{stub_server.address}"
+        assert push_metrics_to_gateway(gateway, "j", registry=CollectorRegistry(), **FAST)
+        assert stub_server.requests[0][2]["Authorization"] == "Bearer tok-env"
+
+    def test_failure_messages_mask_the_password(self, closed_port: str) -> None:
+        """The warning, the outcome and the strict error show the user, never the password."""
+        gateway = f"http://etl:url-SECRET-9@{closed_port}"
+        with structlog.testing.capture_logs() as logs:
+            outcome = try_push_metrics_to_gateway(gateway, "j", **FAST)
+        with pytest.raises(PushGatewayError) as caught:
+            push_metrics_to_gateway(gateway, "j", strict=True, **FAST)
+        shown = f"http://etl:***@{closed_port}"
+        assert logs[-1]["gateway"] == shown
+        assert outcome.gateway == shown
+        assert caught.value.gateway == shown
+        assert shown in str(caught.value)
+        text = repr(logs) + repr(outcome.to_dict()) + str(caught.value)
+        assert "url-SECRET-9" not in text

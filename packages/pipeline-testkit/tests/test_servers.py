@@ -11,8 +11,10 @@ import os
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,6 +24,8 @@ from pipeline_testkit import (
     ServerStartError,
     find_binary,
     free_port,
+    port_open,
+    servers,
     start_server,
 )
 from pipeline_testkit.servers import DEBIAN_PACKAGES
@@ -184,9 +188,22 @@ class TestRunningServer:
             assert server.get("/anything", AUTH) == "hello"
 
     def test_not_ready_in_time_is_stopped_and_reported(
-        self, tmp_path: Path, auth_script: Path
+        self, tmp_path: Path, auth_script: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        """A server that never answers the readiness path successfully is stopped, then named."""
+        """A server that never answers the readiness path successfully is stopped, then named.
+
+        The clock start_server reads stands still until the server has logged a refused
+        readiness request, then jumps past the deadline: the timeout fires only after there is
+        a 401 to quote, however long the server takes to start on a loaded machine.
+        """
+        log = tmp_path / f"{Path(PYTHON).name}-1.log"
+        refused = '"GET /-/ready HTTP/1.1" 401'
+
+        def monotonic() -> float:
+            answered = log.exists() and refused in log.read_text(errors="replace")
+            return 1_000.0 if answered else 0.0
+
+        monkeypatch.setattr(servers, "time", SimpleNamespace(monotonic=monotonic, sleep=time.sleep))
         with pytest.raises(ServerStartError) as err:
             start_server(
                 PYTHON, lambda address: [str(auth_script), address], log_dir=tmp_path, timeout=1.0
@@ -195,7 +212,7 @@ class TestRunningServer:
         assert "did not answer /-/ready successfully within 1.0s" in message
         assert "on 127.0.0.1:" in message
         # The 401 answers are logged by the server: its log is quoted.
-        assert '"GET /-/ready HTTP/1.1" 401' in message
+        assert refused in message
 
     def test_exit_at_start_reports_status_and_log(self, tmp_path: Path) -> None:
         """A process that dies at start raises with its exit status and the end of its log."""
@@ -273,3 +290,68 @@ class TestRunningServer:
             assert isinstance(server, RunningServer)
             server.log_path.unlink()
             assert server.log_tail() == ""
+
+
+# Listens on a TCP port without speaking HTTP (like a gRPC server); prints one variable first.
+TCP_SERVER = """
+import os, socket, sys
+
+print("secret is", os.environ.get("TESTKIT_SECRET"), flush=True)
+host, port = sys.argv[1].rsplit(":", 1)
+server = socket.create_server((host, int(port)))
+while True:
+    server.accept()[0].close()
+"""
+
+
+class TestCustomReadiness:
+    """Servers that speak no HTTP: a readiness callable, and environment for the process."""
+
+    def test_tcp_server_is_ready_when_its_port_accepts(self, tmp_path: Path) -> None:
+        """A ready callable (port_open) replaces the HTTP check; env reaches the process only."""
+        script = tmp_path / "tcp.py"
+        script.write_text(TCP_SERVER)
+        with start_server(
+            PYTHON,
+            lambda address: [str(script), address],
+            log_dir=tmp_path / "logs",
+            ready=lambda server: port_open(server.address),
+            env={"TESTKIT_SECRET": "s3cr3t"},
+        ) as server:
+            assert port_open(server.address)
+            assert "TESTKIT_SECRET" not in os.environ
+        assert "secret is s3cr3t" in server.log_path.read_text()
+        assert not port_open(server.address)
+
+    def test_never_ready_names_the_check(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A ready callable that never holds ends in 'did not become ready' with the log."""
+        calls: list[int] = []
+        log = tmp_path / f"{Path(PYTHON).name}-1.log"
+
+        def monotonic() -> float:
+            # The deadline passes once the check ran a few times and the server has logged.
+            printed = log.exists() and "waiting" in log.read_text()
+            return 1_000.0 if len(calls) >= 3 and printed else 0.0
+
+        def never(server: RunningServer) -> bool:
+            calls.append(server.pid)
+            return False
+
+        monkeypatch.setattr(servers, "time", SimpleNamespace(monotonic=monotonic, sleep=time.sleep))
+        with pytest.raises(ServerStartError, match=r"did not become ready within 5\.0s") as err:
+            start_server(
+                PYTHON,
+                lambda _: ["-c", "import time; print('waiting', flush=True); time.sleep(600)"],
+                log_dir=tmp_path,
+                ready=never,
+                timeout=5.0,
+            )
+        assert len(calls) >= 3
+        assert not _pid_alive(calls[0])
+        assert str(err.value).endswith("waiting\n")
+
+    def test_port_open_on_a_closed_port(self) -> None:
+        """Nothing listening: port_open is False."""
+        assert not port_open(f"127.0.0.1:{free_port()}")

@@ -1,18 +1,21 @@
-"""The app's SparkSession: local mode (configurable master) with Delta Lake.
+"""The app's SparkSession, from delta-session with the app's settings.
 
-The Delta jars are resolved the same way as the test plugin does (``DELTA_JARS_DIR``, else Maven
-Central through the Ivy cache ``DELTA_IVY_DIR``, default ``~/.cache/pipeline-testkit/ivy``), so
-tests and the app download them once.
+delta-session is the one place that knows the Delta jar for the installed pyspark / delta-spark
+pair, where jars come from (``DELTA_JARS_DIR``, else Maven Central through the Ivy cache
+``DELTA_IVY_DIR``, default ``~/.cache/pipeline-testkit/ivy``, shared with the tests), keeps the
+JVM's start-up output in a log file and tells why a start failed. This module maps the app's
+:class:`~etl_app._config.SparkConfig` onto it and turns its errors into
+:class:`~etl_app.errors.SparkUnavailableError` (exit code 3).
 """
 
 from __future__ import annotations
 
-import importlib.metadata
-import os
-import shutil
-from pathlib import Path
+# shutil: the app's tests simulate a machine without Java through _spark.shutil.which.
+import shutil  # noqa: F401
 from typing import TYPE_CHECKING
 
+import delta_session
+from delta_session import IVY_DIR_ENV, JARS_DIR_ENV
 from etl_app.errors import SparkUnavailableError
 
 if TYPE_CHECKING:
@@ -20,67 +23,53 @@ if TYPE_CHECKING:
 
     from etl_app._config import SparkConfig
 
-JARS_DIR_ENV = "DELTA_JARS_DIR"
-IVY_DIR_ENV = "DELTA_IVY_DIR"
-DEFAULT_IVY_DIR = Path.home() / ".cache" / "pipeline-testkit" / "ivy"
-SCALA_VERSION = "2.13"
+__all__ = [
+    "IVY_DIR_ENV",
+    "JARS_DIR_ENV",
+    "build_spark_session",
+    "delta_maven_coordinate",
+    "jar_conf",
+    "unavailable_message",
+]
 
 
 def delta_maven_coordinate() -> str:
-    """Return the Maven coordinate of the Delta jar matching installed pyspark and delta-spark."""
-    import pyspark
+    """Return the Maven coordinate of the Delta jar for the installed pyspark and delta-spark.
 
-    delta_version = importlib.metadata.version("delta-spark")
-    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
-    return f"io.delta:delta-spark_{spark_minor}_{SCALA_VERSION}:{delta_version}"
-
-
-def _ivy_dir() -> Path:
-    return Path(os.environ.get(IVY_DIR_ENV, str(DEFAULT_IVY_DIR))).expanduser()
+    Raises:
+        SparkUnavailableError: Maven Central serves no Delta jar for the installed pair; the
+            message names the versions to install.
+    """
+    try:
+        return delta_session.delta_coordinate()
+    except delta_session.DeltaSessionError as exc:
+        raise SparkUnavailableError(str(exc)) from exc
 
 
 def jar_conf() -> dict[str, str]:
     """Return the Spark settings that put the Delta jars on the classpath.
 
     Raises:
-        SparkUnavailableError: ``DELTA_JARS_DIR`` is set but holds no delta-spark jar.
+        SparkUnavailableError: ``DELTA_JARS_DIR`` is set but holds no delta-spark jar, or the
+            installed pair has no Delta jar on Maven Central.
     """
-    jars_dir = os.environ.get(JARS_DIR_ENV)
-    if jars_dir:
-        jars = sorted(Path(jars_dir).expanduser().glob("*.jar"))
-        if not any("delta-spark" in j.name for j in jars):
-            raise SparkUnavailableError(
-                f"{JARS_DIR_ENV}={jars_dir} holds no delta-spark jar. Put the jars of "
-                f"{delta_maven_coordinate()} and its dependencies there, or unset "
-                f"{JARS_DIR_ENV} to resolve them from Maven Central."
-            )
-        return {"spark.jars": ",".join(str(j) for j in jars)}
-    return {"spark.jars.packages": delta_maven_coordinate(), "spark.jars.ivy": str(_ivy_dir())}
+    try:
+        return delta_session.jar_conf()
+    except delta_session.DeltaSessionError as exc:
+        raise SparkUnavailableError(str(exc)) from exc
 
 
 def unavailable_message(cause: BaseException) -> str:
     """Explain why Spark with Delta could not start and what to do about it."""
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        return (
-            "Spark could not start: no 'java' on PATH and JAVA_HOME is unset. Install Java 17 "
-            "(e.g. 'apt-get install -y openjdk-17-jre-headless') and retry."
-        )
-    coordinate = delta_maven_coordinate()
-    where = (
-        f"the jars in {JARS_DIR_ENV}={os.environ[JARS_DIR_ENV]}"
-        if os.environ.get(JARS_DIR_ENV)
-        else f"Maven Central into the Ivy cache {_ivy_dir()}"
-    )
-    first_line = str(cause).strip().splitlines()[0] if str(cause).strip() else ""
-    return (
-        f"Spark with Delta Lake could not start while loading {coordinate} from {where} "
-        f"({type(cause).__name__}: {first_line}). Without network access, copy the jars once "
-        f"from a connected machine ({_ivy_dir() / 'jars'}) and set {JARS_DIR_ENV}=/that/folder."
-    )
+    return str(delta_session.explain_start_failure(cause))
 
 
 def build_spark_session(config: SparkConfig) -> SparkSession:
     """Start (or reuse) a SparkSession with Delta Lake for the pipeline.
+
+    ``config.master`` picks the kind: ``local[N]`` (this process), a cluster URL such as
+    ``spark://host:7077`` (executors elsewhere, jars shipped to them), or an ``sc://`` Spark
+    Connect server with Delta.
 
     Args:
         config: Master, app name, shuffle partitions, driver memory and extra settings.
@@ -89,31 +78,23 @@ def build_spark_session(config: SparkConfig) -> SparkSession:
         The session (``getOrCreate``: an active session in this process is reused).
 
     Raises:
-        SparkUnavailableError: Java or the Delta jars are unavailable; the message says what to do.
+        SparkUnavailableError: Java, the network or the Delta jars are unavailable, or the
+            version pair has no Delta jar; the message (from delta-session) says which.
     """
-    from pyspark.sql import SparkSession
-
     conf = {
-        "spark.master": config.master,
-        "spark.app.name": config.app_name,
-        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
-        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.shuffle.partitions": str(config.shuffle_partitions),
         "spark.databricks.delta.snapshotPartitions": str(config.shuffle_partitions),
-        "spark.ui.showConsoleProgress": "false",
         "spark.sql.session.timeZone": "UTC",
-        "spark.driver.memory": config.driver_memory,
-        **jar_conf(),
         **config.conf,
     }
-    builder = SparkSession.builder
-    for key, value in conf.items():
-        builder = builder.config(key, value)
+    master = config.master
     try:
-        spark = builder.getOrCreate()
-        # Instantiating the Delta catalog fails here, with our message, when the jars are missing.
-        spark.sql("SHOW DATABASES").collect()
-    except Exception as exc:
-        raise SparkUnavailableError(unavailable_message(exc)) from exc
-    spark.sparkContext.setLogLevel("ERROR")
-    return spark
+        if master.startswith("sc://"):
+            return delta_session.connect_session(master, conf=conf)
+        conf["spark.driver.memory"] = config.driver_memory
+        if master.startswith("local"):
+            cores = master[len("local[") : -1] if master.startswith("local[") else "*"
+            return delta_session.local_session(cores, app_name=config.app_name, conf=conf)
+        return delta_session.cluster_session(master, app_name=config.app_name, conf=conf)
+    except delta_session.DeltaSessionError as exc:
+        raise SparkUnavailableError(str(exc)) from exc

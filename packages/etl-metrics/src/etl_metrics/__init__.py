@@ -7,8 +7,6 @@ through :data:`DEFAULT_METRICS`; build an :class:`EtlMetrics` to record into ano
 from importlib.metadata import version
 
 from etl_metrics._logging import (
-    DEFAULT_SECRET_MARKERS,
-    REDACTED,
     RedactSecrets,
     bind_context,
     bound_context,
@@ -16,6 +14,7 @@ from etl_metrics._logging import (
     configure_logging,
     get_logger,
     new_run_id,
+    redact_secrets,
 )
 from etl_metrics._metrics import (
     DEFAULT_MAX_LABEL_SETS,
@@ -28,13 +27,19 @@ from etl_metrics._push import (
     PASSWORD_ENV,
     TOKEN_ENV,
     USERNAME_ENV,
+    PushOutcome,
     delete_from_gateway,
     push_metrics_to_gateway,
+    try_delete_from_gateway,
+    try_push_metrics_to_gateway,
+    validate_grouping_key,
 )
+from etl_metrics._redact import DEFAULT_SECRET_MARKERS, REDACTED, redact_url
 from etl_metrics._resources import ResourceSampler
 from etl_metrics._specs import (
     CATALOGUE,
     DELTA_WRITE_DURATION_BUCKETS,
+    DQ_ANOMALY_STATUSES,
     JOB_DURATION_BUCKETS,
     STAGE_DURATION_BUCKETS,
     MetricSpec,
@@ -44,6 +49,7 @@ from etl_metrics._tracking import JobTracker, StageTracker
 from etl_metrics.errors import (
     CardinalityLimitError,
     EtlMetricsError,
+    GroupingKeyError,
     LabelError,
     PushGatewayError,
     UnknownMetricError,
@@ -55,6 +61,7 @@ __version__ = version("etl-metrics")
 track_job_execution = DEFAULT_METRICS.track_job_execution
 track_stage_duration = DEFAULT_METRICS.track_stage_duration
 record_dq_check = DEFAULT_METRICS.record_dq_check
+record_dq_anomaly = DEFAULT_METRICS.record_dq_anomaly
 record_records_processed = DEFAULT_METRICS.record_records_processed
 record_records_failed = DEFAULT_METRICS.record_records_failed
 record_delta_table_metrics = DEFAULT_METRICS.record_delta_table_metrics
@@ -69,6 +76,7 @@ __all__ = [
     "DEFAULT_REGISTRY",
     "DEFAULT_SECRET_MARKERS",
     "DELTA_WRITE_DURATION_BUCKETS",
+    "DQ_ANOMALY_STATUSES",
     "JOB_DURATION_BUCKETS",
     "PASSWORD_ENV",
     "REDACTED",
@@ -78,11 +86,13 @@ __all__ = [
     "CardinalityLimitError",
     "EtlMetrics",
     "EtlMetricsError",
+    "GroupingKeyError",
     "JobTracker",
     "LabelError",
     "MetricHandle",
     "MetricSpec",
     "PushGatewayError",
+    "PushOutcome",
     "RedactSecrets",
     "ResourceSampler",
     "StageTracker",
@@ -97,13 +107,19 @@ __all__ = [
     "new_run_id",
     "push_metrics_to_gateway",
     "record_delta_table_metrics",
+    "record_dq_anomaly",
     "record_dq_check",
     "record_error",
     "record_records_failed",
     "record_records_processed",
     "record_schema_drift",
+    "redact_secrets",
+    "redact_url",
     "resource_sampler",
     "track_job_execution",
     "track_stage_duration",
+    "try_delete_from_gateway",
+    "try_push_metrics_to_gateway",
+    "validate_grouping_key",
     "write_textfile",
 ]

@@ -13,22 +13,12 @@ import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-#: What replaces a redacted value.
-REDACTED = "[REDACTED]"
-
-#: Key fragments (case-insensitive substrings) marking a value as secret. ``key`` also catches
-#: ``api_key``, ``access_key``, ``private_key``, and, on purpose, harmless names such as
-#: ``merge_key``: a redacted harmless value costs little, a leaked secret costs a lot.
-DEFAULT_SECRET_MARKERS: tuple[str, ...] = (
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "key",
-    "authorization",
-    "credential",
-    "cookie",
+from etl_metrics._redact import (
+    DEFAULT_SECRET_MARKERS,
+    REDACTED,
+    is_secret_name,
+    lowered_markers,
+    redact_urls_in_text,
 )
 
 # Values that are credentials whatever key carries them (an HTTP Authorization value).
@@ -47,17 +37,19 @@ class RedactSecrets:
 
     A key is secret when, lower-cased, it contains one of ``markers``. Nested mappings and
     lists/tuples are walked. Values starting with ``Bearer `` or ``Basic `` are redacted under any
-    key. Free text (an exception message, the event string) is not parsed: never put secrets
-    there.
+    key. In every other string, the event included, URLs (``scheme://...``) lose their
+    credentials and secret-looking query parameters (see :func:`redact_url`). Free text is not
+    otherwise parsed: never put secrets there.
 
     Args:
         markers: Key fragments that mark a secret (default :data:`DEFAULT_SECRET_MARKERS`).
+
+    Raises:
+        ValueError: ``markers`` is empty or holds an empty fragment.
     """
 
     def __init__(self, markers: Iterable[str] = DEFAULT_SECRET_MARKERS) -> None:
-        self.markers = tuple(m.lower() for m in markers)
-        if not self.markers:
-            raise ValueError("RedactSecrets needs at least one marker.")
+        self.markers = lowered_markers(markers)
         # Keys repeat from line to line; remember the verdict per key.
         self._verdicts: dict[str, bool] = dict.fromkeys(_STRUCTURAL_KEYS, False)
 
@@ -72,29 +64,43 @@ class RedactSecrets:
         """
         verdict = self._verdicts.get(key)
         if verdict is None:
-            lowered = key.lower()
-            verdict = any(marker in lowered for marker in self.markers)
+            verdict = is_secret_name(key, self.markers)
             if len(self._verdicts) < 10_000:
                 self._verdicts[key] = verdict
         return verdict
 
-    def _clean(self, value: Any) -> Any:
+    def clean(self, value: Any) -> Any:
+        """Return ``value`` with its secrets redacted (a copy; the value itself is unchanged).
+
+        Mappings come back as dicts and lists / tuples as lists / tuples, walked to any depth.
+
+        Args:
+            value: Any value: a string, a number, a mapping, a list...
+
+        Returns:
+            The redacted copy.
+        """
         cls = type(value)
         if cls in _PLAIN:
             return value
-        if cls is str:
-            return REDACTED if _is_credential(value) else value
+        if isinstance(value, str):
+            return self._clean_text(value)
         if isinstance(value, Mapping):
             return {
-                k: REDACTED if isinstance(k, str) and self.is_secret_key(k) else self._clean(v)
+                k: REDACTED if isinstance(k, str) and self.is_secret_key(k) else self.clean(v)
                 for k, v in value.items()
             }
         if isinstance(value, list | tuple):
             # A plain list/tuple back, even for namedtuples (whose constructors differ).
-            cleaned = [self._clean(v) for v in value]
+            cleaned = [self.clean(v) for v in value]
             return cleaned if isinstance(value, list) else tuple(cleaned)
-        if isinstance(value, str):
-            return REDACTED if _is_credential(value) else value
+        return value
+
+    def _clean_text(self, value: str) -> str:
+        if _is_credential(value):
+            return REDACTED
+        if "://" in value:
+            return redact_urls_in_text(value, self.markers)
         return value
 
     def __call__(self, logger: WrappedLogger, method_name: str, event_dict: EventDict) -> EventDict:
@@ -112,11 +118,35 @@ class RedactSecrets:
             if cls in _PLAIN:
                 continue
             if cls is str:
-                if _is_credential(value) and key not in _STRUCTURAL_KEYS:
+                text = value
+                if "://" in text:
+                    text = event_dict[key] = redact_urls_in_text(text, self.markers)
+                if _is_credential(text) and key not in _STRUCTURAL_KEYS:
                     event_dict[key] = REDACTED
             else:
-                event_dict[key] = self._clean(value)
+                event_dict[key] = self.clean(value)
         return event_dict
+
+
+def redact_secrets(value: Any, *, markers: Iterable[str] = DEFAULT_SECRET_MARKERS) -> Any:
+    """Return a copy of ``value`` with secrets redacted, as the log processor does.
+
+    For reports and printed configurations: values under secret-looking keys (any key
+    containing a marker, at any depth of mappings and lists) become ``[REDACTED]``; strings
+    starting with ``Bearer `` / ``Basic `` too; URLs in any other string lose their
+    credentials and secret query parameters (``http://etl:***@gw:9091``).
+
+    Args:
+        value: A mapping (a config, a report), a list, a string or a scalar.
+        markers: Key fragments marking a secret (default :data:`DEFAULT_SECRET_MARKERS`).
+
+    Returns:
+        The redacted copy (mappings as dicts).
+
+    Raises:
+        ValueError: ``markers`` is empty.
+    """
+    return RedactSecrets(markers).clean(value)
 
 
 def _is_credential(value: str) -> bool:

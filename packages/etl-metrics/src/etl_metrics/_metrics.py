@@ -16,6 +16,8 @@ from etl_metrics.errors import EtlMetricsError, LabelError, UnknownMetricError
 if TYPE_CHECKING:
     from etl_metrics._resources import ResourceSampler
 
+_NAN = float("nan")
+
 #: Default cap on distinct label sets per metric.
 DEFAULT_MAX_LABEL_SETS = 1000
 
@@ -94,6 +96,11 @@ class _Families:
     stage_duration: Family[Histogram]
     dq_checks: Family[Counter]
     dq_violations: Family[Counter]
+    dq_anomaly_checks: Family[Counter]
+    dq_anomalies: Family[Counter]
+    dq_anomaly_value: Family[Gauge]
+    dq_anomaly_lower: Family[Gauge]
+    dq_anomaly_upper: Family[Gauge]
     records_processed: Family[Counter]
     records_failed: Family[Counter]
     delta_size: Family[Gauge]
@@ -115,6 +122,11 @@ class _Families:
                 self.stage_duration,
                 self.dq_checks,
                 self.dq_violations,
+                self.dq_anomaly_checks,
+                self.dq_anomalies,
+                self.dq_anomaly_value,
+                self.dq_anomaly_lower,
+                self.dq_anomaly_upper,
                 self.records_processed,
                 self.records_failed,
                 self.delta_size,
@@ -158,6 +170,15 @@ def _register(registry: CollectorRegistry, limits: Mapping[str, int]) -> _Famili
         stage_duration=_histogram(s.STAGE_DURATION, registry, limits[s.STAGE_DURATION.name]),
         dq_checks=_counter(s.DQ_CHECKS, registry, limits[s.DQ_CHECKS.name]),
         dq_violations=_counter(s.DQ_VIOLATIONS, registry, limits[s.DQ_VIOLATIONS.name]),
+        dq_anomaly_checks=_counter(s.DQ_ANOMALY_CHECKS, registry, limits[s.DQ_ANOMALY_CHECKS.name]),
+        dq_anomalies=_counter(s.DQ_ANOMALIES, registry, limits[s.DQ_ANOMALIES.name]),
+        dq_anomaly_value=_gauge(s.DQ_ANOMALY_VALUE, registry, limits[s.DQ_ANOMALY_VALUE.name]),
+        dq_anomaly_lower=_gauge(
+            s.DQ_ANOMALY_LOWER_BOUND, registry, limits[s.DQ_ANOMALY_LOWER_BOUND.name]
+        ),
+        dq_anomaly_upper=_gauge(
+            s.DQ_ANOMALY_UPPER_BOUND, registry, limits[s.DQ_ANOMALY_UPPER_BOUND.name]
+        ),
         records_processed=_counter(s.RECORDS_PROCESSED, registry, limits[s.RECORDS_PROCESSED.name]),
         records_failed=_counter(s.RECORDS_FAILED, registry, limits[s.RECORDS_FAILED.name]),
         delta_size=_gauge(s.DELTA_TABLE_SIZE, registry, limits[s.DELTA_TABLE_SIZE.name]),
@@ -345,6 +366,69 @@ class EtlMetrics:
             )
         self._f.dq_violations.child((job, table, check, severity)).inc(n)
 
+    def record_dq_anomaly(
+        self,
+        job: str,
+        table: str,
+        check: str,
+        *,
+        status: str,
+        severity: str,
+        value: float | None = None,
+        lower: float | None = None,
+        upper: float | None = None,
+    ) -> None:
+        """Record one evaluation of an anomaly check (a whole-batch metric judged on history).
+
+        Increments ``etl_dq_anomaly_checks_total{job, table, check, status}``, adds 1 to
+        ``etl_dq_anomalies_total{job, table, check, severity}`` when ``status`` is ``anomaly``
+        and 0 otherwise, and sets ``etl_dq_anomaly_value``, ``etl_dq_anomaly_lower_bound`` and
+        ``etl_dq_anomaly_upper_bound{job, table, check}`` (NaN for what is None).
+
+        Every call creates all five series, on purpose: the Pushgateway replaces a metric
+        family only when a push carries samples of it, so the 0 of a later normal batch is
+        what clears an earlier anomaly (and resolves its alert).
+
+        Args:
+            job: Job name.
+            table: Table the check ran on.
+            check: Check name (bounded: ``row_count``, ``amount.mean``, not a message).
+            status: What the check concluded, one of :data:`DQ_ANOMALY_STATUSES`: ``ok``,
+                ``anomaly``, ``insufficient_history`` (too few earlier runs: recorded, not
+                judged) or ``no_value`` (the metric is undefined on this batch).
+            severity: Severity of the check, its gate action (``warn`` or ``fail``), as for
+                ``etl_dq_violations_total``.
+            value: This batch's value of the checked metric (for a value set: how many
+                distinct values); None when undefined.
+            lower: Smallest allowed value; None when not judged or unbounded below.
+            upper: Largest allowed value; None when not judged or unbounded above.
+
+        Raises:
+            LabelError: Invalid label values, or a ``status`` outside
+                :data:`DQ_ANOMALY_STATUSES`.
+            CardinalityLimitError: Too many distinct label sets.
+        """
+        if status not in _specs.DQ_ANOMALY_STATUSES:
+            raise LabelError(
+                f"record_dq_anomaly({job!r}, {table!r}, {check!r}): status must be one of "
+                f"{', '.join(_specs.DQ_ANOMALY_STATUSES)}, got {status!r}. Pass the status the "
+                "anomaly check reported (dq-gates' AnomalyResult.status)."
+            )
+        f = self._f
+        key = (job, table, check)
+        # Every label set is admitted (validated, capped) before any value changes.
+        evaluations = f.dq_anomaly_checks.child((*key, status))
+        anomalies = f.dq_anomalies.child((*key, severity))
+        gauges = (
+            (f.dq_anomaly_value.child(key), value),
+            (f.dq_anomaly_lower.child(key), lower),
+            (f.dq_anomaly_upper.child(key), upper),
+        )
+        evaluations.inc()
+        anomalies.inc(1 if status == "anomaly" else 0)
+        for gauge, number in gauges:
+            gauge.set(_NAN if number is None else number)
+
     def record_records_processed(self, job: str, stage: str, table: str, count: float) -> None:
         """Add ``count`` to ``etl_records_processed_total{job, stage, table}``.
 
@@ -427,7 +511,9 @@ class EtlMetrics:
 
         Args:
             table: Table name.
-            kind: Kind of drift, e.g. ``column_added``, ``column_removed``, ``type_changed``.
+            kind: Kind of drift, as schema-registry's ``DriftKind`` names it:
+                ``missing_column``, ``extra_column``, ``type_mismatch``,
+                ``nullability_change`` or ``order_change``.
             count: Number of drifts of that kind detected (0 or more).
 
         Raises:

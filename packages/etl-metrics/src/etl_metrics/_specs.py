@@ -134,6 +134,45 @@ DQ_VIOLATIONS = MetricSpec(
     "1",
     "Records that violated a data-quality check, by check severity.",
 )
+DQ_ANOMALY_CHECKS = MetricSpec(
+    "etl_dq_anomaly_checks_total",
+    "counter",
+    ("job", "table", "check", "status"),
+    "1",
+    "Anomaly check evaluations by status (ok, anomaly, insufficient_history, no_value).",
+)
+DQ_ANOMALIES = MetricSpec(
+    "etl_dq_anomalies_total",
+    "counter",
+    ("job", "table", "check", "severity"),
+    "1",
+    "Batches an anomaly check judged anomalous, by the check's severity (its gate action); "
+    "0 when the check ran and found none.",
+)
+DQ_ANOMALY_VALUE = MetricSpec(
+    "etl_dq_anomaly_value",
+    "gauge",
+    ("job", "table", "check"),
+    "the checked metric's unit",
+    "Latest value of an anomaly check's batch metric (row count, NULL fraction, mean...); "
+    "NaN when undefined on the batch.",
+)
+DQ_ANOMALY_LOWER_BOUND = MetricSpec(
+    "etl_dq_anomaly_lower_bound",
+    "gauge",
+    ("job", "table", "check"),
+    "the checked metric's unit",
+    "Smallest value the anomaly check allowed, derived from the results history; NaN when "
+    "not judged or not bounded below.",
+)
+DQ_ANOMALY_UPPER_BOUND = MetricSpec(
+    "etl_dq_anomaly_upper_bound",
+    "gauge",
+    ("job", "table", "check"),
+    "the checked metric's unit",
+    "Largest value the anomaly check allowed, derived from the results history; NaN when "
+    "not judged or not bounded above.",
+)
 RECORDS_PROCESSED = MetricSpec(
     "etl_records_processed_total",
     "counter",
@@ -182,7 +221,8 @@ SCHEMA_DRIFT = MetricSpec(
     "counter",
     ("table", "kind"),
     "1",
-    "Schema drift detections by kind (e.g. column_added, column_removed, type_changed).",
+    "Schema drift detections by kind, as schema-registry's DriftKind names them (missing_column, "
+    "extra_column, type_mismatch, nullability_change, order_change).",
 )
 MEMORY_USAGE = MetricSpec(
     "etl_memory_usage_bytes",
@@ -214,6 +254,11 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     STAGE_DURATION,
     DQ_CHECKS,
     DQ_VIOLATIONS,
+    DQ_ANOMALY_CHECKS,
+    DQ_ANOMALIES,
+    DQ_ANOMALY_VALUE,
+    DQ_ANOMALY_LOWER_BOUND,
+    DQ_ANOMALY_UPPER_BOUND,
     RECORDS_PROCESSED,
     RECORDS_FAILED,
     DELTA_TABLE_SIZE,
@@ -225,3 +270,7 @@ CATALOGUE: tuple[MetricSpec, ...] = (
     CPU_USAGE,
     ERRORS,
 )
+
+#: The ``status`` values of ``etl_dq_anomaly_checks_total``: what an anomaly check concluded,
+#: as dq-gates names it (``AnomalyResult.status``).
+DQ_ANOMALY_STATUSES: tuple[str, ...] = ("ok", "anomaly", "insufficient_history", "no_value")

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from etl_metrics._push import PushOutcome
 
 
 class EtlMetricsError(Exception):
@@ -39,15 +43,29 @@ class CardinalityLimitError(LabelError):
         )
 
 
+class GroupingKeyError(LabelError):
+    """A Pushgateway grouping key is invalid (``job`` in it, a bad label name or value)."""
+
+
 class PushGatewayError(EtlMetricsError):
     """A push to (or delete from) a Pushgateway failed in strict mode.
 
     Attributes:
-        gateway: The gateway address with any credentials removed.
+        gateway: The gateway address with any credentials masked.
         attempts: How many HTTP attempts were made.
+        outcome: The details, as ``try_push_metrics_to_gateway`` returns them (None when
+            raised outside a push).
     """
 
-    def __init__(self, message: str, *, gateway: str, attempts: int) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        gateway: str,
+        attempts: int,
+        outcome: PushOutcome | None = None,
+    ) -> None:
         self.gateway = gateway
         self.attempts = attempts
+        self.outcome = outcome
         super().__init__(message)

@@ -19,6 +19,7 @@ Example (in a session-scoped fixture)::
 from __future__ import annotations
 
 import http.client
+import os
 import shutil
 import socket
 import subprocess
@@ -37,6 +38,7 @@ __all__ = [
     "RunningServer",
     "find_binary",
     "free_port",
+    "port_open",
     "start_server",
 ]
 
@@ -60,6 +62,7 @@ LOG_TAIL_CHARS = 2000
 _PORT_TAKEN = "address already in use"
 
 ArgsFor = Callable[[str], Sequence[str]]
+ReadyCheck = Callable[["RunningServer"], bool]
 
 
 def free_port(host: str = LOOPBACK) -> int:
@@ -75,6 +78,24 @@ def free_port(host: str = LOOPBACK) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
         return int(sock.getsockname()[1])
+
+
+def port_open(address: str, timeout: float = 2.0) -> bool:
+    """Return whether something accepts TCP connections on ``host:port``.
+
+    Args:
+        address: ``127.0.0.1:<port>``.
+        timeout: Seconds to wait for the connection.
+
+    Returns:
+        True when a connection was accepted (and closed again).
+    """
+    host, port = address.rsplit(":", 1)
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except OSError:
+        return False
 
 
 def find_binary(name: str, *, package: str | None = None) -> str:
@@ -179,24 +200,27 @@ class RunningServer:
             self.process.wait(timeout=timeout)
 
 
-def _wait_ready(
-    server: RunningServer, ready_path: str, headers: Mapping[str, str], timeout: float
-) -> str | None:
-    """Poll until ``ready_path`` answers with a success status; else say why it did not."""
+def _http_ready(server: RunningServer, ready_path: str, headers: Mapping[str, str]) -> bool:
+    try:
+        server.get(ready_path, headers, timeout=1.0)
+    except (OSError, http.client.HTTPException):
+        # Refused, reset or a 503 while it loads: not ready yet.
+        return False
+    return True
+
+
+def _wait_ready(server: RunningServer, ready: ReadyCheck, what: str, timeout: float) -> str | None:
+    """Poll ``ready`` until it holds; else say why it did not (exited, or not in time)."""
     deadline = time.monotonic() + timeout
     while True:
         status = server.process.poll()
         if status is not None:
             return f"exited with status {status} at start"
-        try:
-            server.get(ready_path, headers, timeout=1.0)
-        except (OSError, http.client.HTTPException):
-            # Refused, reset or a 503 while it loads: not ready yet.
-            if time.monotonic() >= deadline:
-                return f"did not answer {ready_path} successfully within {timeout}s"
-            time.sleep(0.05)
-        else:
+        if ready(server):
             return None
+        if time.monotonic() >= deadline:
+            return f"did not {what} within {timeout}s"
+        time.sleep(0.05)
 
 
 def start_server(
@@ -209,6 +233,8 @@ def start_server(
     timeout: float = 30.0,
     package: str | None = None,
     attempts: int = 3,
+    ready: ReadyCheck | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> RunningServer:
     """Start ``binary`` on a free 127.0.0.1 port and return once it answers ``ready_path``.
 
@@ -225,6 +251,10 @@ def start_server(
         package: Debian package providing ``binary``, for the missing-binary message
             (defaults to :data:`DEBIAN_PACKAGES`).
         attempts: Starts to try when the port was taken between probing and binding.
+        ready: Readiness check used instead of the HTTP GET of ``ready_path``, for servers
+            that speak no HTTP (e.g. ``lambda s: port_open(s.address)`` for gRPC).
+        env: Environment variables added to this process's for the server (credentials
+            belong here, not in ``args``, which other users can see in the process list).
 
     Returns:
         The ready server.
@@ -236,6 +266,11 @@ def start_server(
     """
     executable = find_binary(binary, package=package)
     name = Path(binary).name
+    headers = dict(ready_headers or {})
+
+    def http_ready(server: RunningServer) -> bool:
+        return _http_ready(server, ready_path, headers)
+
     log_dir.mkdir(parents=True, exist_ok=True)
     attempt = 0
     while True:
@@ -244,10 +279,17 @@ def start_server(
         log_path = log_dir / f"{name}-{attempt}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [executable, *args(address)], stdout=log, stderr=subprocess.STDOUT
+                [executable, *args(address)],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env} if env else None,
             )
         server = RunningServer(name, address, process, log_path)
-        problem = _wait_ready(server, ready_path, ready_headers or {}, timeout)
+        if ready is None:
+            problem = _wait_ready(server, http_ready, f"answer {ready_path} successfully", timeout)
+        else:
+            problem = _wait_ready(server, ready, "become ready", timeout)
         if problem is None:
             return server
         server.stop()

@@ -99,25 +99,27 @@ def _load_ref(ref: str, registry: str | None) -> TableSchema:
 
 
 def _spark_session() -> SparkSession:
-    """Reuse the active SparkSession, else start a local one with Delta Lake configured."""
+    """Reuse the active SparkSession, else start a local one with Delta Lake (delta-session).
+
+    delta-session picks the Delta jar Maven Central serves for the installed pyspark /
+    delta-spark, honours ``DELTA_JARS_DIR`` on air-gapped hosts, keeps the JVM's start-up output
+    in a log file and says why a start failed.
+    """
     try:
         from pyspark.sql import SparkSession
+
+        import delta_session
     except ImportError:
-        raise _InputError("'check' needs pyspark: pip install \"schema-registry[spark]\"") from None
+        raise _InputError(
+            "'check' needs Spark with Delta Lake: pip install \"schema-registry[spark]\""
+        ) from None
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    from delta import configure_spark_with_delta_pip
-
-    builder = (
-        SparkSession.builder.appName("schema-registry-check")
-        .config("spark.sql.extensions", "io.delta.sql.DeltaSparkSessionExtension")
-        .config(
-            "spark.sql.catalog.spark_catalog", "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-        )
-    )
-    session: SparkSession = configure_spark_with_delta_pip(builder).getOrCreate()
-    return session
+    try:
+        return delta_session.local_session("*", app_name="schema-registry-check")
+    except delta_session.DeltaSessionError as exc:
+        raise _InputError(f"'check' could not start Spark: {exc}") from exc
 
 
 def _file_format(file: str, given: str | None) -> str:
