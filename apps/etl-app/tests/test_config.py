@@ -113,6 +113,12 @@ class TestValidation:
                 "input.orders.format: expected one of 'csv', 'json'",
             ),
             ("input: {dir: 3}\n", "input.dir: expected a string"),
+            (
+                "metrics: {pushgateway: {timeout_s: true}}\n",
+                "metrics.pushgateway.timeout_s: expected a number, got True",
+            ),
+            ("base_dir: /elsewhere\n", "base_dir: unknown key; expected one of gates, input"),
+            ("input: {orders: {pattern: o, format: json, x: 1}}\n", "input.orders.x: unknown key"),
             ("envs: [1]\n", "envs: expected a mapping"),
             ("envs: {local: 3}\n", "envs.local: expected a mapping"),
             ("- a\n", "top level must be a mapping"),

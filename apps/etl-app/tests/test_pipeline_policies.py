@@ -18,6 +18,7 @@ from delta_safe_writer import OutOfOrderChangeError
 from etl_app import HistoryValidationError, ReconciliationError, SchemaDriftError, load_config
 from etl_app._pipeline import Pipeline, run_pipeline
 from etl_app._resources import resource_path
+from schema_registry import DriftKind
 
 pytestmark = pytest.mark.spark
 
@@ -73,6 +74,14 @@ class TestDriftPolicy:
         coupons = {r["order_id"]: r["coupon_code"] for r in rows.collect()}
         assert coupons == {"1005": None, "1010": "NEWYEAR", "1011": None, "1012": None}
         assert [d["policy"] for d in report.drift] == ["evolve"]
+        # The drift metric is labelled with the kinds schema-registry emits, nothing renamed.
+        prom = (tmp_path / "out" / "metrics" / "etl_app.prom").read_text().splitlines()
+        drift = [line for line in prom if line.startswith("etl_schema_drift_detected_total{")]
+        assert drift == [
+            'etl_schema_drift_detected_total{kind="extra_column",table="bronze.orders"} 1.0'
+        ]
+        kinds = {line.split('kind="')[1].split('"')[0] for line in drift}
+        assert kinds <= {k.value for k in DriftKind}
 
 
 class TestGateFailure:
@@ -189,8 +198,9 @@ class TestScd2LateChanges:
         assert info.value.out_of_order_keys == 1
         assert info.value.sample[0]["customer_id"] == 1
         dimension = DeltaTable.forPath(spark, str(tmp_path / "out" / "silver" / "customers"))
-        # Refused before writing: batch 1's commit is the only one, no write + RESTORE pair.
-        assert [r["operation"] for r in dimension.history().collect()] == ["WRITE"]
+        # Refused before writing: the table's creation and batch 1's MERGE are its only
+        # commits, no write + RESTORE pair.
+        assert [r["operation"] for r in dimension.history().collect()] == ["MERGE", "CREATE TABLE"]
         rows = {(r["customer_id"], r["email"], r["is_current"]) for r in dimension.toDF().collect()}
         assert (1, "ada@example.com", True) in rows
         assert not any(email == "ada@old.example" for _, email, _ in rows)
@@ -261,3 +271,19 @@ class TestGoldClearing:
         last = DeltaTable.forPath(spark, str(gold)).history(1).collect()[0]
         assert last["operation"] == "DELETE"
         assert last["operationMetrics"]["numDeletedRows"] == "1"
+
+
+class TestLedgerOnLoad:
+    def test_corrupt_ledger_exits_2_naming_the_file(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A ledger that is not a ledger stops the run before any write, with exit code 2."""
+        config = setup_run(tmp_path, ["orders_0001.json"])
+        ledger = tmp_path / "out" / "_state" / "ledger.json"
+        ledger.parent.mkdir(parents=True)
+        ledger.write_text('{"sources": 3}')
+        code, _, err = run_cli(spark, ["run", "--config", str(config)])
+        assert code == 2
+        assert f"the batch ledger {ledger} is corrupt: sources:" in err
+        assert "ledger.json.bak" in err
+        assert not (tmp_path / "out" / "bronze").exists()

@@ -1,8 +1,22 @@
 import json
+import re
 from pathlib import Path
 
-from etl_app import HistoryValidationError, ReconciliationError
+import pytest
+
+from etl_app import (
+    ConfigError,
+    HistoryValidationError,
+    LakeLayoutError,
+    LedgerError,
+    ReconciliationError,
+    Stage,
+    TableSpec,
+    WriteMode,
+)
+from etl_app._config import SourceConfig
 from etl_app._report import RunReport, TableStep
+from etl_app._specs import DEFAULT_SPECS, ORDERS
 from etl_app._state import Ledger, content_hash
 
 
@@ -28,16 +42,116 @@ class TestLedger:
             (tmp_path / f"{name}.csv").write_text(name)
             ledger.register("orders", tmp_path / f"{name}.csv", "run-1")
         batches = ledger.sources["orders"]
-        batches[0].bronze_rows, batches[0].silver_done = 3, True
-        batches[2].bronze_rows = 5
+        ledger.mark_done(Stage.BRONZE, batches[0], rows=3)
+        ledger.mark_done(Stage.SILVER, batches[0], counts={"bronze": 3}, version=4)
+        ledger.mark_done(Stage.BRONZE, batches[2], rows=5)
         ledger.gold_dates = {"2024-01-02", "2024-01-01"}
         ledger.save()
         loaded = Ledger.load(tmp_path)
-        assert [b.batch_id for b in loaded.pending_silver("orders")] == [3]
-        assert loaded.pending_silver("customers") == []
+        assert [b.batch_id for b in loaded.pending(Stage.SILVER, "orders")] == [3]
+        assert [b.batch_id for b in loaded.pending(Stage.BRONZE, "orders")] == [2]
+        assert loaded.pending(Stage.SILVER, "customers") == []
+        assert [(b.batch_id, b.silver_version) for b in loaded.pending(Stage.GOLD)] == [(1, 4)]
         assert loaded.gold_dates == {"2024-01-01", "2024-01-02"}
         saved = json.loads((tmp_path / "_state" / "ledger.json").read_text())
         assert saved["gold_dates"] == ["2024-01-01", "2024-01-02"]
+        assert saved["format"] == 2
+
+    def test_gold_work_groups_batches_by_run_and_retries_under_a_new_one(
+        self, tmp_path: Path
+    ) -> None:
+        """Gold runs get increasing ids; an unfinished run keeps its id; a failed one a new one."""
+        ledger = Ledger.load(tmp_path)
+        for source, name in (("orders", "a"), ("customers", "b"), ("orders", "c")):
+            (tmp_path / name).write_text(name)
+            batch = ledger.register(source, tmp_path / name, "run-1")
+            ledger.mark_done(Stage.BRONZE, batch, rows=1)
+            ledger.mark_done(Stage.SILVER, batch, version=batch.batch_id)
+        work = ledger.gold_work()
+        assert [(run, {k: [b.batch_id for b in v] for k, v in g.items()}) for run, g in work] == [
+            (1, {"orders": [1, 2], "customers": [1]})
+        ]
+        # Interrupted before finishing: the same run, same id, comes back.
+        assert [run for run, _ in ledger.gold_work()] == [1]
+        # Failed: its batches start a new run (a new Delta txnVersion for gold writes).
+        ledger.mark_failed(Stage.GOLD, [b for bs in work[0][1].values() for b in bs])
+        assert [run for run, _ in ledger.gold_work()] == [2]
+        for batch in ledger.pending(Stage.GOLD):
+            ledger.mark_done(Stage.GOLD, batch)
+        assert ledger.gold_work() == []
+
+    def test_failed_silver_attempts_are_counted(self, tmp_path: Path) -> None:
+        """A failed silver write bumps the batch's attempt, so the retry gets a fresh app id."""
+        ledger = Ledger.load(tmp_path)
+        (tmp_path / "a").write_text("a")
+        batch = ledger.register("orders", tmp_path / "a", "run-1")
+        ledger.mark_failed(Stage.SILVER, [batch])
+        ledger.mark_failed(Stage.SILVER, [batch])
+        ledger.save()
+        assert Ledger.load(tmp_path).sources["orders"][0].silver_attempt == 2
+
+    def test_ledger_of_etl_app_0_1_loads_with_its_gold_work(self, tmp_path: Path) -> None:
+        """A version-1 ledger (no format key) loads: its gold work is the dates and CLV flag."""
+        path = tmp_path / "_state" / "ledger.json"
+        path.parent.mkdir()
+        batch = {"file": "f", "sha256": "x", "registered_by": "r", "bronze_rows": 3}
+        path.write_text(
+            json.dumps(
+                {
+                    "sources": {
+                        "orders": [
+                            {**batch, "batch_id": 1, "silver_done": True, "counts": {"b": 3}},
+                            {**batch, "batch_id": 2, "sha256": "y"},
+                        ]
+                    },
+                    "gold_dates": ["2024-01-02"],
+                    "gold_clv": True,
+                }
+            )
+        )
+        ledger = Ledger.load(tmp_path)
+        assert ledger.pending(Stage.GOLD) == []
+        assert [b.batch_id for b in ledger.pending(Stage.SILVER)] == [2]
+        assert (ledger.gold_dates, ledger.gold_clv) == ({"2024-01-02"}, True)
+        assert [(run, batches) for run, batches in ledger.gold_work()] == [(1, {})]
+
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("{not json", "not valid JSON"),
+            ('{"sources": {"orders": [{"batch_id": "one"}]}}', "sources.orders.0.batch_id"),
+            ('{"sources": {}, "gold_dates": ["yesterday"]}', "gold_dates.0"),
+            ('{"sources": {}, "surprise": 1}', "surprise"),
+            ('{"sources": {}, "format": 9}', "format 9 is newer"),
+            ("[]", "(top level)"),
+        ],
+    )
+    def test_corrupt_ledger_names_the_file_the_problem_and_the_backup(
+        self, tmp_path: Path, text: str, expected: str
+    ) -> None:
+        """A ledger that is not JSON or not a ledger is refused, naming the file and the .bak."""
+        path = tmp_path / "_state" / "ledger.json"
+        path.parent.mkdir()
+        path.write_text(text)
+        with pytest.raises(LedgerError) as info:
+            Ledger.load(tmp_path)
+        message = str(info.value)
+        assert expected in message
+        assert f"the batch ledger {path} is corrupt" in message
+        assert f"{path}.bak" in message
+        assert "do not delete it" in message
+        assert info.value.exit_code == 2
+
+    def test_save_keeps_the_previous_ledger(self, tmp_path: Path) -> None:
+        """Each save keeps the file it replaces as ledger.json.bak."""
+        ledger = Ledger.load(tmp_path)
+        ledger.save()
+        (tmp_path / "a").write_text("a")
+        ledger.register("orders", tmp_path / "a", "run-1")
+        ledger.save()
+        backup = json.loads((tmp_path / "_state" / "ledger.json.bak").read_text())
+        assert backup["sources"] == {}
+        assert len(Ledger.load(tmp_path).sources["orders"]) == 1
 
     def test_folder_hash_covers_names_and_contents(self, tmp_path: Path) -> None:
         """A folder of part files hashes by names and contents, like a single file by content."""
@@ -115,6 +229,35 @@ class TestErrors:
         assert "= 9" in str(error)
         assert error.counts["bronze"] == 10
 
+    def test_reconciliation_error_names_the_failed_check_and_the_missing_rows(self) -> None:
+        """A failed check is named with how many rows it misses and what happened to silver."""
+        counts = {
+            "bronze": 11,
+            "silver": 4,
+            "quarantined": 5,
+            "duplicates_dropped": 1,
+            "gate_dropped": 0,
+            "dedup_kept": 5,
+        }
+        error = ReconciliationError(
+            "silver.orders", 1, counts, check="silver == dedup_kept", missing=1, rolled_back=True
+        )
+        assert "= 10 (1 row missing in check silver == dedup_kept)" in str(error)
+        assert "rolled back, so silver is unchanged" in str(error)
+        assert (error.check, error.missing, error.rolled_back) == ("silver == dedup_kept", 1, True)
+        extra = ReconciliationError("silver.orders", 1, {**counts, "gate_dropped": 3})
+        assert extra.missing == -2
+        assert "+ dropped by the gate 3 = 13 (2 rows too many)" in str(extra)
+        assert "Nothing was written to silver" in str(extra)
+
+    def test_layout_error_says_to_migrate(self) -> None:
+        """An old table layout names the table, how it differs and the migrate command."""
+        error = LakeLayoutError("silver.orders", "/lake/silver/orders", ["change data feed off"])
+        assert "silver.orders at /lake/silver/orders" in str(error)
+        assert "change data feed off" in str(error)
+        assert "etl-app migrate" in str(error)
+        assert error.exit_code == 2
+
     def test_history_error_names_rules_and_remedy(self) -> None:
         """The SCD2 audit error says the write was rolled back and why."""
         error = HistoryValidationError("silver.customers", {"overlap": 2}, "overlap: 2 rows")
@@ -137,3 +280,81 @@ class TestRunId:
         assert ids == sorted(ids)
         assert len(set(ids)) == 5
         assert all(len(i.split("-")[0]) == len("20240101T120000123Z") for i in ids)
+
+
+class TestSpecs:
+    def test_stage_names_parse_and_a_typo_is_a_config_error(self) -> None:
+        """Stages parse from their names; a typo is a ConfigError (exit 2) naming the valid ones."""
+        assert Stage.parse("silver") is Stage.SILVER
+        assert Stage.parse(Stage.GOLD) is Stage.GOLD
+        assert Stage.FULL.selected() == (Stage.BRONZE, Stage.SILVER, Stage.GOLD)
+        assert Stage.GOLD.selected() == (Stage.GOLD,)
+        with pytest.raises(ConfigError) as info:
+            Stage.parse("silvr")
+        assert "stages: expected one of 'full', 'bronze', 'silver', 'gold', got 'silvr'" in str(
+            info.value
+        )
+        assert info.value.exit_code == 2
+
+    def test_run_pipeline_refuses_an_unknown_stage_before_doing_anything(
+        self, tmp_path: Path
+    ) -> None:
+        """run_pipeline(stages="silvr") is a config error raised before Spark is touched."""
+        from etl_app import load_config, run_pipeline
+
+        config = load_config().with_overrides(output_root=str(tmp_path / "out"))
+        with pytest.raises(ConfigError, match="got 'silvr'"):
+            run_pipeline(config, spark=object(), stages="silvr")  # type: ignore[arg-type]
+        assert not (tmp_path / "out").exists()
+
+    def test_bundled_specs(self) -> None:
+        """Customers are an SCD2 history, orders an upsert partitioned by order date."""
+        modes = {s.name: (s.mode, s.key, s.partition_by) for s in DEFAULT_SPECS}
+        assert modes == {
+            "customers": (WriteMode.SCD2, "customer_id", ()),
+            "orders": (WriteMode.MERGE, "order_id", ("order_date",)),
+        }
+        assert (ORDERS.bronze, ORDERS.silver, ORDERS.quarantine) == (
+            "bronze.orders",
+            "silver.orders",
+            "quarantine.orders",
+        )
+
+    @pytest.mark.parametrize(
+        ("changes", "expected"),
+        [
+            ({"key": "sku"}, "column(s) sku are not among its silver columns"),
+            ({"partition_by": ("day",)}, "column(s) day are not among"),
+            ({"mode": WriteMode.SCD2}, "tracked columns are required for mode scd2"),
+            ({"tracked": ("status",)}, "only allowed there (mode merge"),
+        ],
+    )
+    def test_inconsistent_specs_are_refused(
+        self, changes: dict[str, object], expected: str
+    ) -> None:
+        """A spec naming columns it does not have, or tracked columns outside SCD2, is refused."""
+        fields: dict[str, object] = {
+            "name": "orders",
+            "key": "order_id",
+            "order_by": "order_ts",
+            "typing": ORDERS.typing,
+            "columns": ORDERS.columns,
+            "mode": WriteMode.MERGE,
+            "input": SourceConfig("o_*.json", "json"),
+            **changes,
+        }
+        with pytest.raises(ValueError, match=re.escape(expected)):
+            TableSpec(**fields)  # type: ignore[arg-type]
+
+
+class TestPipelineSetup:
+    def test_specs_need_distinct_names_and_gold_needs_its_sources(self) -> None:
+        """Two specs with one name are refused; gold names the source it misses."""
+        from etl_app import InputError, Pipeline, load_config
+
+        config = load_config()
+        with pytest.raises(ValueError, match="distinct names"):
+            Pipeline(config, object(), specs=(ORDERS, ORDERS))  # type: ignore[arg-type]
+        pipeline = Pipeline(config, object(), specs=(ORDERS,))  # type: ignore[arg-type]
+        with pytest.raises(InputError, match="gold needs a source named 'customers'"):
+            pipeline._spec("customers")

@@ -201,6 +201,68 @@ class TestAgainstReference:
         assert report.rows == len(rows)
 
 
+key_sets = st.lists(st.sampled_from(["a", "b", "c", None]), max_size=4)
+
+
+class TestOnlyKeys:
+    @settings(
+        max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    )
+    @given(history_rows, key_sets, st.booleans())
+    def test_scoped_counts_equal_the_reference_restricted_to_the_keys(
+        self, spark, rows, chosen, as_frame
+    ):
+        """Scoped to a key set (values or a DataFrame), counts equal the reference on those keys."""
+        df = spark.createDataFrame(
+            rows, "id string, valid_from date, valid_to date, is_current boolean"
+        )
+        scope = spark.createDataFrame([(k, 1) for k in chosen], "id string, extra int")
+        report = validate_scd2(df, ["id"], only_keys=scope if as_frame else chosen)
+        kept = [r for r in rows if r[0] in set(chosen)]
+        assert dict(report.violations) == _naive_counts(kept)
+        assert report.rows == len(kept)
+        assert report.keys == len({r[0] for r in kept if r[0] is not None})
+
+    def test_other_keys_defects_are_not_reported(self, spark):
+        """A defect outside the key set is not seen; the same defect inside it is, with a sample."""
+        rows = [*GOOD, ("c", D(2024, 1, 1), D(2024, 2, 1), False, "no current row")]
+        df = _history(spark, rows)
+        assert validate_scd2(df, ["id"], only_keys=["a", "b"]).is_valid
+        scoped = validate_scd2(df, ["id"], only_keys=df.filter("id = 'c'").select("id"))
+        assert _only(scoped, Scd2Rule.CURRENT_ROW_COUNT) == 1
+        assert scoped.samples[Scd2Rule.CURRENT_ROW_COUNT] == [{"id": "c"}]
+        assert (scoped.rows, scoped.keys) == (1, 1)
+
+    def test_multi_column_keys_take_tuples(self, spark):
+        """With several key columns the key set holds tuples in key order."""
+        df = spark.createDataFrame(
+            [
+                ("k1", 1, D(2024, 1, 1), None, True),
+                ("k1", 2, D(2024, 1, 1), D(2024, 2, 1), False),
+                ("k2", 1, D(2024, 1, 1), None, True),
+            ],
+            "k string, region int, valid_from date, valid_to date, is_current boolean",
+        )
+        assert validate_scd2(df, ["k", "region"], only_keys=[("k1", 1), ["k2", 1]]).is_valid
+        report = validate_scd2(df, ["k", "region"], only_keys=[("k1", 2)])
+        assert _only(report, Scd2Rule.CURRENT_ROW_COUNT) == 1
+        assert report.samples[Scd2Rule.CURRENT_ROW_COUNT] == [{"k": "k1", "region": 2}]
+
+    def test_empty_key_set_checks_nothing(self, spark):
+        """An empty key set checks no row and finds nothing."""
+        report = validate_scd2(_history(spark, GOOD), ["id"], only_keys=[])
+        assert report.is_valid
+        assert (report.rows, report.keys) == (0, 0)
+
+    def test_bad_key_sets_are_refused(self, spark):
+        """A key DataFrame without the key columns, or a value of the wrong arity, is an error."""
+        df = _history(spark, GOOD)
+        with pytest.raises(ValueError, match=r"only_keys has no column 'id' \(it has name\)"):
+            validate_scd2(df, ["id"], only_keys=df.select("name"))
+        with pytest.raises(ValueError, match=r"only_keys value \('a', 1\) does not match"):
+            validate_scd2(df, ["id"], only_keys=[("a", 1)])
+
+
 class TestSchemaValidation:
     def test_valid_schema_passes(self):
         """A history schema with the default columns passes."""

@@ -1,4 +1,4 @@
-"""Command line: ``etl-app run | generate-sample | validate-config | schemas``.
+"""Command line: ``etl-app run | generate-sample | validate-config | schemas | migrate``.
 
 Errors the app raises on purpose (bad arguments, bad config, a failed gate, ...) are printed as
 one clear message with a non-zero exit code; no Spark or Python stack trace reaches the user
@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING
 
 from etl_app import __version__
 from etl_app._config import AppConfig, config_to_dict, load_config
+from etl_app._specs import Stage
 from etl_app.errors import EtlAppError
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-STAGES = ("full", "bronze", "silver", "gold")
+STAGES = tuple(s.value for s in Stage)
 LIBRARIES = {"delta_safe_writer", "dq_gates", "schema_registry", "etl_metrics"}
 
 EXIT_OK = 0
@@ -62,6 +63,13 @@ def _parser() -> argparse.ArgumentParser:
 
     schemas = sub.add_parser("schemas", help="list the registered schemas and their versions")
     config_args(schemas)
+
+    migrate = sub.add_parser(
+        "migrate", help="bring a data root written by etl-app 0.1 to the current table layout"
+    )
+    config_args(migrate)
+    migrate.add_argument("--output", help="data root (overrides output.root)")
+    migrate.add_argument("--traceback", action="store_true", help="show the full error trace")
     return parser
 
 
@@ -82,6 +90,34 @@ def _run(args: argparse.Namespace, config: AppConfig) -> int:
     print(report.summary_table())
     print(f"run report: {report.report_path}")
     return EXIT_OK if report.status == "success" else EXIT_FAILED
+
+
+def _migrate(args: argparse.Namespace, config: AppConfig) -> int:
+    from pyspark.sql import SparkSession
+
+    from etl_app._pipeline import migrate_lake
+
+    config = config.with_overrides(output_root=args.output)
+    owned = SparkSession.getActiveSession() is None
+    spark: SparkSession | None = None
+    try:
+        spark = build_spark_session(config.spark)
+        steps = migrate_lake(config, spark=spark)
+    finally:
+        if owned and spark is not None:
+            spark.stop()
+    for step in steps:
+        if not step.problems:
+            print(f"{step.table}: up to date ({step.path})")
+            continue
+        done = "; ".join(step.problems)
+        rewrite = (
+            f", rewritten in version {step.version} ({step.rows} rows)"
+            if step.version is not None
+            else ""
+        )
+        print(f"{step.table}: migrated ({done}){rewrite}")
+    return EXIT_OK
 
 
 def build_spark_session(config: object) -> SparkSession:
@@ -123,6 +159,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "schemas":
         return _schemas(config)
+    if args.command == "migrate":
+        return _migrate(args, config)
     return _run(args, config)
 
 

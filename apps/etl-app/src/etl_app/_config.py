@@ -1,8 +1,10 @@
 """Configuration: bundled defaults <- YAML file <- the file's per-env overlay, validated on load.
 
-The merged mapping is checked against the dataclasses below: an unknown key or a value of the
-wrong type is an error naming its key path (``metrics.pushgateway.timeout_s``). Secrets never
-live in the file; where one is needed the file names the environment variable to read.
+The merged mapping is validated by pydantic against the frozen dataclasses below (strict
+scalars: ``true`` is not an integer, ``1`` is not a boolean); every problem is reported at once
+as one line naming its key path (``metrics.pushgateway.timeout_s: expected a number, got
+'soon'``). Secrets never live in the file; where one is needed the file names the environment
+variable to read.
 """
 
 from __future__ import annotations
@@ -13,9 +15,20 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    TypeAdapter,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from etl_app._resources import resource_path
 from etl_app.errors import ConfigError
@@ -26,6 +39,20 @@ SourceFormat = Literal["csv", "json"]
 
 DEFAULT_CONFIG = "config/defaults.yaml"
 ENVS_KEY = "envs"
+#: Every config section refuses keys it does not declare.
+_SECTION = ConfigDict(extra="forbid")
+
+
+def _string_map(value: Any) -> dict[str, str]:
+    """Accept a mapping of names to scalars; YAML numbers and booleans become Spark's strings."""
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
+    ):
+        raise PydanticCustomError("string_map", "expected a mapping of strings to strings")
+    return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+
+
+StringMap = Annotated[dict[str, str], BeforeValidator(_string_map)]
 
 
 @dataclass(frozen=True)
@@ -37,8 +64,10 @@ class JobConfig:
         env: Environment name (metric label ``env``); set from ``--env``.
     """
 
-    name: str = "etl-app"
-    env: str = "local"
+    __pydantic_config__ = _SECTION
+
+    name: StrictStr = "etl-app"
+    env: StrictStr = "local"
 
 
 @dataclass(frozen=True)
@@ -53,11 +82,13 @@ class SparkConfig:
         conf: Further Spark settings, applied last.
     """
 
-    master: str = "local[2]"
-    app_name: str = "etl-app"
-    shuffle_partitions: int = 4
-    driver_memory: str = "2g"
-    conf: dict[str, str] = field(default_factory=dict)
+    __pydantic_config__ = _SECTION
+
+    master: StrictStr = "local[2]"
+    app_name: StrictStr = "etl-app"
+    shuffle_partitions: StrictInt = 4
+    driver_memory: StrictStr = "2g"
+    conf: StringMap = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,7 +101,9 @@ class SourceConfig:
         format: ``csv`` (with header) or ``json`` (JSON lines).
     """
 
-    pattern: str
+    __pydantic_config__ = _SECTION
+
+    pattern: StrictStr
     format: SourceFormat
 
 
@@ -85,7 +118,9 @@ class InputConfig:
         orders: The orders source.
     """
 
-    dir: str | None = None
+    __pydantic_config__ = _SECTION
+
+    dir: StrictStr | None = None
     customers: SourceConfig = field(default_factory=lambda: SourceConfig("customers_*.csv", "csv"))
     orders: SourceConfig = field(default_factory=lambda: SourceConfig("orders_*.json", "json"))
 
@@ -99,7 +134,9 @@ class OutputConfig:
             textfile; relative paths resolve against the current working directory.
     """
 
-    root: str = "etl-output"
+    __pydantic_config__ = _SECTION
+
+    root: StrictStr = "etl-output"
 
 
 @dataclass(frozen=True)
@@ -113,7 +150,9 @@ class SchemasConfig:
             writing) or ``evolve`` (add new columns to the bronze table).
     """
 
-    dir: str | None = None
+    __pydantic_config__ = _SECTION
+
+    dir: StrictStr | None = None
     drift_policy: DriftPolicy = "warn"
 
 
@@ -126,7 +165,9 @@ class GatesConfig:
             empty means the gates bundled with the package.
     """
 
-    dir: str | None = None
+    __pydantic_config__ = _SECTION
+
+    dir: StrictStr | None = None
 
 
 @dataclass(frozen=True)
@@ -140,10 +181,12 @@ class PushgatewayConfig:
         strict: Fail the run when the push fails (default: log a warning and go on).
     """
 
-    url: str | None = None
-    timeout_s: float = 5.0
-    grouping_key: dict[str, str] = field(default_factory=dict)
-    strict: bool = False
+    __pydantic_config__ = _SECTION
+
+    url: StrictStr | None = None
+    timeout_s: StrictFloat = 5.0
+    grouping_key: StringMap = field(default_factory=dict)
+    strict: StrictBool = False
 
 
 @dataclass(frozen=True)
@@ -155,8 +198,10 @@ class MetricsConfig:
         textfile: Textfile-collector output, relative to ``output.root``.
     """
 
+    __pydantic_config__ = _SECTION
+
     pushgateway: PushgatewayConfig = field(default_factory=PushgatewayConfig)
-    textfile: str = "metrics/etl_app.prom"
+    textfile: StrictStr = "metrics/etl_app.prom"
 
 
 @dataclass(frozen=True)
@@ -167,6 +212,8 @@ class LoggingConfig:
         level: Log level name.
         format: ``console`` (readable) or ``json`` (JSON lines).
     """
+
+    __pydantic_config__ = _SECTION
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: LogFormat = "console"
@@ -187,6 +234,8 @@ class AppConfig:
         logging: Logging setup.
         base_dir: Folder relative input paths resolve against (the config file's folder).
     """
+
+    __pydantic_config__ = _SECTION
 
     job: JobConfig = field(default_factory=JobConfig)
     spark: SparkConfig = field(default_factory=SparkConfig)
@@ -334,95 +383,118 @@ def load_config(path: str | Path | None = None, env: str | None = None) -> AppCo
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}
+#: pydantic error types and the words the messages use for them.
+_EXPECTED = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "dataclass_type": "a mapping",
+    "dataclass_exact_type": "a mapping",
+    "string_map": "a mapping of strings to strings",
+}
+#: Fields set by the loader, never from a file.
+_NOT_FROM_FILE = frozenset({"base_dir"})
+
+
+def _unwrap(tp: Any) -> Any:
+    """The type without ``Annotated`` metadata and without ``None`` in an optional."""
+    while typing.get_origin(tp) is Annotated:
+        tp = typing.get_args(tp)[0]
+    if typing.get_origin(tp) in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return _unwrap(args[0])
+    return tp
 
 
 def _describe(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) is Literal:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_describe(a) for a in typing.get_args(tp) if a is not type(None))
-    if origin is dict:
+    if typing.get_origin(tp) is dict:
         return "a mapping of strings"
     if dataclasses.is_dataclass(tp):
         return "a mapping"
     return _TYPE_NAMES.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:  # noqa: PLR0911
-    """Check ``value`` against type ``tp``; record problems with their key path."""
-    where = path or "(top level)"
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
-        return _convert_dataclass(tp, value, path, problems)
-    if origin in (types.UnionType, typing.Union):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
+def _field_names(tp: Any) -> list[str]:
+    return sorted(f.name for f in dataclasses.fields(tp) if f.init and f.name not in _NOT_FROM_FILE)
+
+
+def _type_at(root: Any, loc: tuple[str | int, ...]) -> Any:
+    """The declared type at a key path below dataclass ``root`` (None when not a field)."""
+    tp: Any = root
+    for part in loc:
+        tp = _unwrap(tp)
+        if not (dataclasses.is_dataclass(tp) and isinstance(part, str)):
             return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _convert(inner, value, path, problems)
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            problems.append(f"{where}: expected {_describe(tp)}, got {value!r}")
-        return value
-    if origin is dict:
-        if not isinstance(value, dict) or not all(
-            isinstance(k, str) and isinstance(v, str | int | float | bool) for k, v in value.items()
-        ):
-            problems.append(f"{where}: expected a mapping of strings to strings, got {value!r}")
-            return {}
-        return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
-    if tp is bool:
-        ok = isinstance(value, bool)
-    elif tp is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        hints = typing.get_type_hints(tp, include_extras=True)
+        if part not in hints:
+            return None
+        tp = hints[part]
+    return tp
+
+
+def _problem(root: Any, error: Any, path: str) -> str:
+    """One line for one pydantic error: key path, what was expected, what was found."""
+    loc = tuple(error["loc"])
+    where = ".".join([p for p in (path,) if p] + [str(p) for p in loc]) or "(top level)"
+    kind = error["type"]
+    if kind in ("unexpected_keyword_argument", "extra_forbidden"):
+        parent = _unwrap(_type_at(root, loc[:-1]))
+        expected = ", ".join(_field_names(parent)) if dataclasses.is_dataclass(parent) else ""
+        return f"{where}: unknown key; expected one of {expected}"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    if kind == "literal_error":
+        expected = _describe(_type_at(root, loc))
     else:
-        ok = isinstance(value, tp) and not isinstance(value, bool)
-    if not ok:
-        problems.append(f"{where}: expected {_describe(tp)}, got {value!r}")
-        return None
-    return float(value) if tp is float else value
+        expected = _EXPECTED.get(kind) or error["msg"].removeprefix("Input should be ")
+    return f"{where}: expected {expected}, got {error['input']!r}"
 
 
-def _convert_dataclass(tp: type, value: Any, path: str, problems: list[str]) -> Any:
-    if not isinstance(value, dict):
-        problems.append(f"{path or '(top level)'}: expected a mapping, got {value!r}")
-        return None
+def _convert(tp: Any, value: Any, path: str, problems: list[str]) -> Any:
+    """Validate ``value`` against the dataclass ``tp``; record problems with their key path.
+
+    Args:
+        tp: A config dataclass (``AppConfig``, ``SourceConfig``, ...).
+        value: Plain data, as read from YAML.
+        path: Key path of ``value`` in the whole config (``""`` for the top level).
+        problems: Where each problem is appended, as ``<key path>: <what is wrong>``.
+
+    Returns:
+        The validated dataclass, or None when there were problems.
+    """
     prefix = f"{path}." if path else ""
-    hints = typing.get_type_hints(tp)
-    names = {f.name for f in dataclasses.fields(tp) if f.init and f.name != "base_dir"}
-    problems.extend(
-        f"{prefix}{key}: unknown key; expected one of {', '.join(sorted(names))}"
-        for key in value
-        if key not in names
-    )
-    kwargs: dict[str, Any] = {}
-    for name in sorted(names):
-        if name in value:
-            kwargs[name] = _convert(hints[name], value[name], f"{prefix}{name}", problems)
-        elif not _has_default(tp, name):
-            problems.append(f"{prefix}{name}: required key is missing")
-    if any(v is None and not _optional(hints[k]) for k, v in kwargs.items()):
-        return None
+    if isinstance(value, dict):
+        reserved = [key for key in value if key in _NOT_FROM_FILE]
+        expected = ", ".join(_field_names(tp))
+        problems.extend(
+            f"{prefix}{key}: unknown key; expected one of {expected}" for key in reserved
+        )
+        if reserved:
+            value = {k: v for k, v in value.items() if k not in _NOT_FROM_FILE}
     try:
-        return tp(**kwargs)
-    except TypeError:  # a required key was missing: already reported
+        result = _adapter(tp).validate_python(value)
+    except ValidationError as exc:
+        problems.extend(_problem(tp, error, path) for error in exc.errors())
         return None
+    return None if problems else result
 
 
-def _optional(tp: Any) -> bool:
-    return typing.get_origin(tp) in (types.UnionType, typing.Union) and type(None) in (
-        typing.get_args(tp)
-    )
+_ADAPTERS: dict[Any, TypeAdapter[Any]] = {}
 
 
-def _has_default(tp: type, name: str) -> bool:
-    for f in dataclasses.fields(tp):
-        if f.name == name:
-            return (
-                f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING
-            )
-    return False  # pragma: no cover - names come from the same fields
+def _adapter(tp: Any) -> TypeAdapter[Any]:
+    if tp not in _ADAPTERS:
+        _ADAPTERS[tp] = TypeAdapter(tp)
+    return _ADAPTERS[tp]
 
 
 def config_to_dict(config: AppConfig) -> dict[str, Any]:

@@ -50,7 +50,9 @@ class RunReport:
         duration_s: Wall time of the run in seconds.
         stage_durations_s: Wall time per stage.
         steps: Every table write.
-        reconciliation: Per batch: bronze, silver, quarantined, duplicates_dropped, ok.
+        reconciliation: Per batch: every counted term (bronze, gate_in, gate_valid,
+            gate_quarantined, gate_dropped, quarantined, dedup_kept, duplicates_dropped,
+            silver) and ok.
         drift: Drift findings per source file.
         gates: Gate results (``GateResult.to_dict()``) per batch.
         gold_dates: Dates whose gold revenue partitions were rewritten.
@@ -118,10 +120,15 @@ class RunReport:
             *(line(r) for r in rows),
         ]
         if self.reconciliation:
-            out.append("reconciliation (bronze = silver + quarantined + duplicates dropped):")
+            out.append(
+                "reconciliation (bronze = silver + quarantined + duplicates dropped "
+                "[+ dropped by the gate]):"
+            )
             out.extend(
                 f"  {r['table']} batch {r['batch_id']}: {r['bronze']} = {r['silver']} + "
-                f"{r['quarantined']} + {r['duplicates_dropped']}  {'ok' if r['ok'] else 'MISMATCH'}"
+                f"{r['quarantined']} + {r['duplicates_dropped']}"
+                + (f" + {r['gate_dropped']}" if r.get("gate_dropped") else "")
+                + f"  {'ok' if r['ok'] else 'MISMATCH'}"
                 for r in self.reconciliation
             )
         if self.drift:

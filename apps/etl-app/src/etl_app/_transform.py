@@ -43,6 +43,24 @@ SILVER_ORDER_COLUMNS = (
     "country",
     "batch_id",
 )
+#: Rank of a row within its key in :func:`rank_per_key` (1: the latest).
+RANK_COLUMN = "_rn"
+#: Delta change data feed columns.
+CHANGE_TYPE = "_change_type"
+#: Change rows that add a row version (+1) or take one away (-1).
+ADDED = ("insert", "update_postimage")
+REMOVED = ("update_preimage", "delete")
+CLV_COLUMNS = (
+    "customer_id",
+    "name",
+    "email",
+    "country",
+    "segment",
+    "order_count",
+    "lifetime_value",
+    "first_order_date",
+    "last_order_date",
+)
 #: SCD2-tracked customer attributes: a change in any of them opens a new version.
 CUSTOMER_TRACKED = ("name", "email", "country", "segment")
 
@@ -122,11 +140,35 @@ def type_orders(bronze: DataFrame) -> DataFrame:
     )
 
 
-def latest_per_key(df: DataFrame, key: str, order_by: str) -> DataFrame:
-    """Keep one row per ``key``: the latest by ``order_by`` (ties broken by every column)."""
+def rank_per_key(df: DataFrame, key: str, order_by: str) -> DataFrame:
+    """Number each key's rows, latest first (``_rn``; ties broken by every other column).
+
+    The de-duplication keeps rank 1; counting ranks 1 and above 1 over this frame gives the
+    rows kept and the duplicates removed from the de-duplication's own pass.
+    """
     ordering = [F.col(order_by).desc_nulls_last(), *[F.col(c) for c in df.columns if c != key]]
     window = Window.partitionBy(key).orderBy(*ordering)
-    return df.withColumn("_rn", F.row_number().over(window)).filter("_rn = 1").drop("_rn")
+    return df.withColumn(RANK_COLUMN, F.row_number().over(window))
+
+
+def latest_rows(ranked: DataFrame) -> DataFrame:
+    """The rows :func:`rank_per_key` ranked first, without the rank column."""
+    return ranked.filter(F.col(RANK_COLUMN) == 1).drop(RANK_COLUMN)
+
+
+def dedup_counts(ranked: DataFrame) -> tuple[int, int]:
+    """Rows kept and duplicates removed, counted over the ranked frame in one aggregation."""
+    row = ranked.agg(
+        F.count_if(F.col(RANK_COLUMN) == 1).alias("kept"),
+        F.count_if(F.col(RANK_COLUMN) > 1).alias("duplicates"),
+    ).first()
+    assert row is not None  # a global aggregation always returns one row
+    return int(row["kept"]), int(row["duplicates"])
+
+
+def latest_per_key(df: DataFrame, key: str, order_by: str) -> DataFrame:
+    """Keep one row per ``key``: the latest by ``order_by`` (ties broken by every column)."""
+    return latest_rows(rank_per_key(df, key, order_by))
 
 
 def daily_revenue(orders: DataFrame, dates: Iterable[date]) -> DataFrame:
@@ -147,8 +189,16 @@ def customer_lifetime_value(orders: DataFrame, customers: DataFrame) -> DataFram
     current = customers.filter("is_current").select(
         "customer_id", "name", "email", "country", "segment"
     )
-    totals = (
-        orders.filter(F.col("status").isin(*REVENUE_STATUSES))
+    return _totals(orders).join(current, "customer_id", "left").select(*CLV_COLUMNS)
+
+
+def _revenue(orders: DataFrame) -> DataFrame:
+    return orders.filter(F.col("status").isin(*REVENUE_STATUSES))
+
+
+def _totals(orders: DataFrame) -> DataFrame:
+    return (
+        _revenue(orders)
         .groupBy("customer_id")
         .agg(
             F.count(F.lit(1)).alias("order_count"),
@@ -157,16 +207,150 @@ def customer_lifetime_value(orders: DataFrame, customers: DataFrame) -> DataFram
             F.max("order_date").alias("last_order_date"),
         )
     )
-    return totals.join(current, "customer_id", "left").select(
+
+
+def clv_changes(changes: DataFrame) -> DataFrame:
+    """Per customer, what a set of silver order changes does to lifetime value.
+
+    ``changes`` are change data feed rows of silver orders (``_change_type`` insert /
+    update_preimage / update_postimage / delete). A revenue row added counts +1 order and +amount,
+    one taken away -1 and -amount; the dates added and taken away are kept (min and max of
+    each) to update first / last order dates.
+
+    Returns:
+        ``customer_id``, ``d_count``, ``d_value``, ``added_min``, ``added_max``,
+        ``removed_min``, ``removed_max``, ``removed`` (revenue rows taken away).
+    """
+    added = F.col(CHANGE_TYPE).isin(*ADDED)
+    removed = F.col(CHANGE_TYPE).isin(*REMOVED)
+    sign = F.when(added, F.lit(1)).when(removed, F.lit(-1)).otherwise(F.lit(0))
+    return (
+        _revenue(changes)
+        .filter(added | removed)
+        .groupBy("customer_id")
+        .agg(
+            F.sum(sign).cast("long").alias("d_count"),
+            F.sum(sign * F.col("amount")).alias("d_value"),
+            F.min(F.when(added, F.col("order_date"))).alias("added_min"),
+            F.max(F.when(added, F.col("order_date"))).alias("added_max"),
+            F.min(F.when(removed, F.col("order_date"))).alias("removed_min"),
+            F.max(F.when(removed, F.col("order_date"))).alias("removed_max"),
+            F.count_if(removed).alias("removed"),
+        )
+    )
+
+
+def clv_update(touched: DataFrame, current: DataFrame, changes: DataFrame | None) -> DataFrame:
+    """New lifetime value totals of the touched customers: current totals plus the changes.
+
+    Counts and values add up exactly. First / last order dates move with added dates; when a
+    removed date was a customer's first or last one and no added date replaces it, only a
+    recount can tell the new one: such customers get ``_recount`` (as do customers with
+    removals and no current row).
+
+    Args:
+        touched: ``customer_id`` of every customer whose row may change.
+        current: The gold lifetime value rows (at least those of the touched customers).
+        changes: :func:`clv_changes` output, or None when no order changed.
+
+    Returns:
+        ``customer_id``, ``order_count``, ``lifetime_value``, ``first_order_date``,
+        ``last_order_date``, ``_exists`` (a current row exists), ``_recount``.
+    """
+    cur = current.select(
         "customer_id",
-        "name",
-        "email",
-        "country",
-        "segment",
-        "order_count",
-        "lifetime_value",
-        "first_order_date",
-        "last_order_date",
+        F.col("order_count").alias("c_count"),
+        F.col("lifetime_value").alias("c_value"),
+        F.col("first_order_date").alias("c_first"),
+        F.col("last_order_date").alias("c_last"),
+        F.lit(True).alias("_exists"),
+    )
+    rows = touched.join(cur, "customer_id", "left")
+    if changes is not None:
+        rows = rows.join(changes, "customer_id", "left")
+    else:
+        rows = rows.select(
+            "*",
+            *[
+                F.lit(None).cast(t).alias(c)
+                for c, t in (
+                    ("d_count", "long"),
+                    ("d_value", "decimal(18,2)"),
+                    ("added_min", "date"),
+                    ("added_max", "date"),
+                    ("removed_min", "date"),
+                    ("removed_max", "date"),
+                    ("removed", "long"),
+                )
+            ],
+        )
+    exists = F.coalesce(F.col("_exists"), F.lit(False))
+    lost_last = (F.col("removed_max") >= F.col("c_last")) & (
+        F.col("added_max").isNull() | (F.col("added_max") < F.col("removed_max"))
+    )
+    lost_first = (F.col("removed_min") <= F.col("c_first")) & (
+        F.col("added_min").isNull() | (F.col("added_min") > F.col("removed_min"))
+    )
+    recount = (F.coalesce(F.col("removed"), F.lit(0)) > 0) & (
+        ~exists | F.coalesce(lost_last | lost_first, F.lit(True))
+    )
+    return rows.select(
+        "customer_id",
+        (F.coalesce(F.col("c_count"), F.lit(0)) + F.coalesce(F.col("d_count"), F.lit(0)))
+        .cast("long")
+        .alias("order_count"),
+        (F.coalesce(F.col("c_value"), F.lit(0)) + F.coalesce(F.col("d_value"), F.lit(0)))
+        .cast(T.DecimalType(18, 2))
+        .alias("lifetime_value"),
+        F.least(F.col("c_first"), F.col("added_min")).alias("first_order_date"),
+        F.greatest(F.col("c_last"), F.col("added_max")).alias("last_order_date"),
+        exists.alias("_exists"),
+        recount.alias("_recount"),
+    )
+
+
+def clv_recount(totals: DataFrame, orders: DataFrame, customer_ids: list[int]) -> DataFrame:
+    """Replace the totals of ``customer_ids`` by a recount over their silver orders.
+
+    Args:
+        totals: :func:`clv_update` output.
+        orders: Silver orders (read for the listed customers only).
+        customer_ids: Customers flagged ``_recount``.
+
+    Returns:
+        ``totals`` with exact counts, values and dates for those customers (0 orders when none
+        is left).
+    """
+    exact = _totals(orders.filter(F.col("customer_id").isin(customer_ids))).select(
+        "customer_id",
+        *[F.col(c).alias(f"x_{c}") for c in CLV_COLUMNS[5:]],
+    )
+    recount = F.col("_recount")
+    return totals.join(exact, "customer_id", "left").select(
+        "customer_id",
+        F.when(recount, F.coalesce(F.col("x_order_count"), F.lit(0)))
+        .otherwise(F.col("order_count"))
+        .cast("long")
+        .alias("order_count"),
+        *[F.when(recount, F.col(f"x_{c}")).otherwise(F.col(c)).alias(c) for c in CLV_COLUMNS[6:]],
+        "_exists",
+        "_recount",
+    )
+
+
+def clv_rows(totals: DataFrame, customers: DataFrame) -> DataFrame:
+    """Rows to MERGE into gold lifetime value: the totals with current customer attributes.
+
+    Customers left without revenue orders keep a row only when one exists (``order_count`` 0:
+    the MERGE deletes it); customers that never had one are left out.
+    """
+    current = customers.filter("is_current").select(
+        "customer_id", "name", "email", "country", "segment"
+    )
+    return (
+        totals.filter((F.col("order_count") > 0) | F.col("_exists"))
+        .join(current, "customer_id", "left")
+        .select(*CLV_COLUMNS)
     )
 
 

@@ -64,27 +64,109 @@ class HistoryValidationError(EtlAppError):
 class ReconciliationError(EtlAppError):
     """Rows were lost or invented between bronze and silver for a batch.
 
+    Every term is counted by a different party: ``bronze`` by the bronze commit (Delta's
+    ``numOutputRows``, kept in the ledger), ``gate_in`` / ``gate_valid`` / ``gate_dropped`` by
+    the gate's pass, ``quarantined`` by the quarantine commit, ``dedup_kept`` and
+    ``duplicates_dropped`` by the de-duplication's own pass, ``silver`` by the silver commit
+    (Delta's ``operationMetrics``). A check known before the silver commit stops the batch
+    before writing; the last one (``silver == dedup_kept``) runs after it, and a failure there
+    rolls the commit back.
+
     Attributes:
         table: The table whose batch did not reconcile.
         batch_id: The bronze batch id.
         counts: The counts that were compared.
+        check: The check that failed (``silver == dedup_kept``, ...), when known.
+        missing: Rows missing on the right-hand side of that check (negative: extra rows).
+        rolled_back: Whether a silver commit was made and rolled back (else none was made).
     """
 
-    def __init__(self, table: str, batch_id: int, counts: dict[str, int]) -> None:
+    def __init__(
+        self,
+        table: str,
+        batch_id: int,
+        counts: dict[str, int],
+        *,
+        check: str | None = None,
+        missing: int | None = None,
+        rolled_back: bool = False,
+    ) -> None:
         self.table = table
         self.batch_id = batch_id
         self.counts = dict(counts)
+        self.check = check
+        self.rolled_back = rolled_back
+        dropped = counts.get("gate_dropped", 0)
         accounted = (
-            counts["silver"]
-            + counts["quarantined"]
-            + counts["duplicates_dropped"]
-            + counts.get("gate_dropped", 0)
+            counts["silver"] + counts["quarantined"] + counts["duplicates_dropped"] + dropped
+        )
+        self.missing = counts["bronze"] - accounted if missing is None else missing
+        terms = (
+            f"silver {counts['silver']} + quarantined {counts['quarantined']} + duplicates "
+            f"dropped {counts['duplicates_dropped']}"
+        )
+        if dropped:
+            terms += f" + dropped by the gate {dropped}"
+        amount = abs(self.missing)
+        rows = f"{amount} row{'s' if amount != 1 else ''}"
+        what = f"{rows} {'missing' if self.missing >= 0 else 'too many'}"
+        where = f" ({what} in check {check})" if check else f" ({what})"
+        outcome = (
+            "The silver commit was rolled back, so silver is unchanged"
+            if rolled_back
+            else "Nothing was written to silver"
         )
         super().__init__(
             f"reconciliation failed for {table} batch {batch_id}: bronze has {counts['bronze']} "
-            f"rows but silver {counts['silver']} + quarantined {counts['quarantined']} + "
-            f"duplicates dropped {counts['duplicates_dropped']} = {accounted}. Gold was not "
-            "updated and the batch stays pending; inspect it in the bronze table (column "
-            "batch_id), the quarantine table and the ledger (_state/ledger.json under the data "
-            "root), fix the cause and rerun."
+            f"rows but {terms} = {accounted}{where}. {outcome}; gold was not updated and the "
+            "batch stays pending. Inspect it in the bronze table (column batch_id), the "
+            "quarantine table and the ledger (_state/ledger.json under the data root), fix the "
+            "cause and rerun."
+        )
+
+
+class LedgerError(EtlAppError):
+    """The batch ledger under the data root is unreadable or not a valid ledger.
+
+    Attributes:
+        path: The ledger file.
+        problems: What is wrong, one line each (key path first).
+    """
+
+    exit_code = 2
+
+    def __init__(self, path: object, problems: list[str]) -> None:
+        self.path = path
+        self.problems = list(problems)
+        shown = "; ".join(self.problems[:5])
+        more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
+        super().__init__(
+            f"the batch ledger {path} is corrupt: {shown}{more}. It maps every input file to "
+            "its batch id and records how far each batch got, so do not delete it (every file "
+            f"would be ingested again as a new batch). The previous version is {path}.bak: "
+            "if it is intact, copy it over the ledger; otherwise fix the entries named above "
+            "by hand. Then rerun."
+        )
+
+
+class LakeLayoutError(EtlAppError):
+    """A table under the data root was written by an older etl-app in a layout it no longer uses.
+
+    Attributes:
+        table: The table (``silver.orders``).
+        problems: How its layout differs.
+    """
+
+    exit_code = 2
+
+    def __init__(self, table: str, path: str, problems: list[str]) -> None:
+        self.table = table
+        self.problems = list(problems)
+        super().__init__(
+            f"{table} at {path} has the layout of an older etl-app: {'; '.join(problems)}. "
+            "Batches are processed incrementally from the silver tables' change data feed and "
+            "gold reads only the order dates a batch touched, which needs the new layout. Run "
+            "'etl-app migrate' once with the same --config / --env / --output (it rewrites the "
+            "table in one commit, keeping its history, and enables the change data feed), then "
+            "rerun."
         )

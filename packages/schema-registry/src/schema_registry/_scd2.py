@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -201,6 +201,45 @@ def _any(columns: Sequence[Column]) -> Column:
     return functools.reduce(operator.or_, columns)
 
 
+def _key_frame(
+    df: DataFrame, keys: Sequence[str], only_keys: DataFrame | Iterable[Any]
+) -> DataFrame:
+    """Return ``only_keys`` as a DataFrame of the key columns renamed ``__only_key_<i>``.
+
+    Key values given in Python become a local DataFrame with a broadcast hint (they are in the
+    driver's memory already); a DataFrame is left to Spark's join planning.
+    """
+    from pyspark.sql import DataFrame as SparkDataFrame
+    from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
+    from pyspark.sql.types import StructField
+    from pyspark.sql.types import StructType as SparkStruct
+
+    renamed = [f"__only_key_{i}" for i in range(len(keys))]
+    if isinstance(only_keys, SparkDataFrame):
+        missing = [k for k in keys if k not in only_keys.columns]
+        if missing:
+            raise ValueError(
+                f"only_keys has no column {', '.join(repr(k) for k in missing)} (it has "
+                f"{', '.join(only_keys.columns) or 'no columns'}); pass a DataFrame holding "
+                f"the business key columns {', '.join(keys)}"
+            )
+        return only_keys.select(*[F.col(k).alias(r) for k, r in zip(keys, renamed, strict=True)])
+    rows: list[tuple[Any, ...]] = []
+    for value in only_keys:
+        row = tuple(value) if isinstance(value, tuple | list) else (value,)
+        if len(row) != len(keys):
+            raise ValueError(
+                f"only_keys value {value!r} does not match the business key "
+                f"({', '.join(keys)}): give one value per key column, as a tuple when there "
+                "are several"
+            )
+        rows.append(row)
+    schema = SparkStruct(
+        [StructField(r, df.schema[k].dataType, True) for k, r in zip(keys, renamed, strict=True)]
+    )
+    return F.broadcast(df.sparkSession.createDataFrame(rows, schema))
+
+
 def validate_scd2(
     df: DataFrame,
     keys: Sequence[str],
@@ -210,6 +249,7 @@ def validate_scd2(
     is_current: str | None = "is_current",
     open_end: Any = None,
     sample_size: int = 5,
+    only_keys: DataFrame | Iterable[Any] | None = None,
 ) -> Scd2Report:
     """Validate an SCD2 history with one window pass and one aggregation.
 
@@ -221,6 +261,12 @@ def validate_scd2(
     has an open ``valid_to``; ``valid_from < valid_to``; consecutive versions of a key neither
     overlap (next ``valid_from`` before this ``valid_to``) nor leave a gap (after it).
 
+    ``only_keys`` scopes the check to some business keys, e.g. the keys a batch just wrote:
+    the history is semi-joined with them before the window, so only their versions are sorted
+    and checked, and the report equals the unscoped one restricted to those keys (``rows`` and
+    ``keys`` count the rows and keys checked). Keys match NULL-safely: a NULL in the key set
+    selects the rows whose key is NULL (counted under ``null_key``).
+
     Args:
         df: The history.
         keys: Business key columns.
@@ -231,12 +277,18 @@ def validate_scd2(
         open_end: Sentinel that also marks an open ``valid_to`` (e.g. ``date(9999, 12, 31)``);
             NULL always does.
         sample_size: Offending rows kept per rule (0: none).
+        only_keys: Check only these business keys: a DataFrame with the key columns (other
+            columns are ignored, repeated keys are fine), or an iterable of key values
+            (scalars for a one-column key, tuples in ``keys`` order otherwise). A DataFrame
+            is joined as Spark sees fit (a small or cached one is broadcast automatically);
+            an iterable becomes a small local DataFrame. None checks the whole history.
 
     Returns:
         Counts per rule and samples of offending keys.
 
     Raises:
         Scd2SchemaError: The columns needed are missing or mistyped.
+        ValueError: ``only_keys`` lacks a key column, or a key value has the wrong arity.
     """
     from pyspark.sql import Window
     from pyspark.sql import functions as F  # noqa: N812 - the PySpark convention
@@ -248,6 +300,10 @@ def validate_scd2(
         valid_to=valid_to,
         is_current=is_current,
     )
+    if only_keys is not None:
+        scope = _key_frame(df, keys, only_keys)
+        matches = [F.col(k).eqNullSafe(F.col(f"__only_key_{i}")) for i, k in enumerate(keys)]
+        df = df.join(scope, on=functools.reduce(operator.and_, matches), how="left_semi")
     start, end = F.col(valid_from), F.col(valid_to)
     is_open = end.isNull() if open_end is None else (end.isNull() | (end == F.lit(open_end)))
     current = F.coalesce(F.col(is_current), F.lit(False)) if is_current else is_open

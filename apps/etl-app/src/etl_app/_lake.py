@@ -1,0 +1,137 @@
+"""Silver table layout: created partitioned as the spec says, with Delta's change data feed on.
+
+Every batch's silver commit records its changes (``_change_data`` files for updates, the added
+files for inserts), so gold reads what a batch changed from that commit alone, and silver
+orders are partitioned by order date so recomputing a date reads only that date. Lakes written
+by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear error and
+:func:`migrate` rewrites them once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from etl_app.errors import LakeLayoutError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from etl_app._specs import TableSpec
+
+CDF_PROPERTY = "delta.enableChangeDataFeed"
+
+
+def exists(path: str) -> bool:
+    """Whether a Delta table exists at ``path`` (a local data root)."""
+    return (Path(path) / "_delta_log").is_dir()
+
+
+def _detail(spark: SparkSession, path: str) -> Any:
+    from delta.tables import DeltaTable
+
+    return DeltaTable.forPath(spark, path).detail().collect()[0]
+
+
+def layout_problems(spark: SparkSession, spec: TableSpec, path: str) -> list[str]:
+    """How the existing table at ``path`` differs from the layout ``spec`` asks for."""
+    detail = _detail(spark, path)
+    problems = []
+    partitions = list(detail["partitionColumns"])
+    if partitions != list(spec.partition_by):
+        expected = list(spec.partition_by) or "nothing"
+        problems.append(f"partitioned by {partitions or 'nothing'}, expected {expected}")
+    if str((detail["properties"] or {}).get(CDF_PROPERTY, "false")).lower() != "true":
+        problems.append(f"change data feed off ({CDF_PROPERTY} is not true)")
+    return problems
+
+
+def check_layout(spark: SparkSession, spec: TableSpec, path: str) -> None:
+    """Refuse a silver table whose layout predates incremental processing.
+
+    Raises:
+        LakeLayoutError: The table exists with other partitioning or without the change data
+            feed; the message says to run ``etl-app migrate``.
+    """
+    if exists(path):
+        problems = layout_problems(spark, spec, path)
+        if problems:
+            raise LakeLayoutError(spec.silver, path, problems)
+
+
+def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: StructType) -> None:
+    """Create the empty silver table (metadata-only commit) with the spec's layout."""
+    from delta.tables import DeltaTable
+
+    builder = (
+        DeltaTable.createIfNotExists(spark)
+        .location(path)
+        .addColumns(schema)
+        .property(CDF_PROPERTY, "true")
+    )
+    if spec.partition_by:
+        builder = builder.partitionedBy(*spec.partition_by)
+    builder.execute()
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What :func:`migrate` did to one table.
+
+    Attributes:
+        table: Table name (``silver.orders``).
+        path: Table location.
+        problems: The layout differences found (empty: nothing to do).
+        rows: Rows in the table (before and after: the rewrite checks they are equal).
+        version: The version of the rewrite commit, None when nothing was rewritten.
+    """
+
+    table: str
+    path: str
+    problems: tuple[str, ...]
+    rows: int | None = None
+    version: int | None = None
+
+
+def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
+    """Bring an existing silver table to the spec's layout.
+
+    The change data feed is switched on (a metadata commit); a table partitioned otherwise is
+    rewritten from its current version in ONE overwrite commit (``overwriteSchema`` with the
+    new partitioning), after which Delta's ``numOutputRows`` must equal the rows read. Older
+    versions stay in the table history (``RESTORE`` to go back).
+
+    Raises:
+        RuntimeError: The rewrite did not write exactly the rows it read (the table keeps the
+            rewrite; restore the version before it).
+    """
+    from delta.tables import DeltaTable
+
+    if not exists(path):
+        return Migration(spec.silver, path, ())
+    problems = tuple(layout_problems(spark, spec, path))
+    if not problems:
+        return Migration(spec.silver, path, ())
+    table = DeltaTable.forPath(spark, path)
+    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({CDF_PROPERTY} = true)")
+    detail = _detail(spark, path)
+    if list(detail["partitionColumns"]) == list(spec.partition_by):
+        return Migration(spec.silver, path, problems)
+    version = int(table.history(1).collect()[0]["version"])
+    current: DataFrame = spark.read.format("delta").option("versionAsOf", version).load(path)
+    rows = current.count()
+    writer = current.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if spec.partition_by:
+        writer = writer.partitionBy(*spec.partition_by)
+    writer.save(path)
+    commit = table.history(1).collect()[0]
+    written = int((commit["operationMetrics"] or {}).get("numOutputRows", -1))
+    if written != rows:
+        raise RuntimeError(
+            f"migrating {spec.silver} at {path}: version {version} holds {rows} rows but the "
+            f"rewrite (version {commit['version']}) wrote {written}; restore version "
+            f"{version} (RESTORE TABLE delta.`{path}` TO VERSION AS OF {version})"
+        )
+    return Migration(spec.silver, path, problems, rows, int(commit["version"]))

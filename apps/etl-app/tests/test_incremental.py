@@ -1,0 +1,520 @@
+"""Incremental gold, honest reconciliation, specs as data and the layout migration, on tiny data.
+
+Batch 3 (written below, after the bundled sample's batches 1 and 2) exercises every way a batch
+changes gold: 1001 cancelled (customer 1's first order date goes), 1004 cancelled (customer 1
+has no revenue order left: its lifetime value row goes), 1003 moved from 2024-01-01 to
+2024-01-05 (its customer's first and last dates move), 1011 completed (customer 2 gains a
+later order), 1005 reassigned from customer 4 to customer 5, 1013 new (customer 5), and two
+customer changes (1's e-mail, 7's segment) that only change gold attributes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F  # noqa: N812
+from pyspark.sql import types as T  # noqa: N812
+
+import etl_app._cli as cli
+from etl_app import (
+    DEFAULT_SPECS,
+    LakeLayoutError,
+    Pipeline,
+    ReconciliationError,
+    RunReport,
+    TableSpec,
+    WriteMode,
+    load_config,
+    run_pipeline,
+)
+from etl_app import _transform as tr
+from etl_app._config import SourceConfig
+from etl_app._resources import resource_path
+from etl_app._specs import ORDERS
+from schema_registry import Field, SchemaRegistry, TableSchema
+
+pytestmark = pytest.mark.spark
+
+ORDERS_3 = [
+    ("1001", "1", "2024-01-01T10:00:00", "100.00", "cancelled", "GB"),
+    ("1004", "1", "2024-01-02T09:00:00", "40.00", "cancelled", "GB"),
+    ("1003", "3", "2024-01-05T12:00:00", "75.25", "shipped", "US"),
+    ("1011", "2", "2024-01-03T09:30:00", "20.00", "completed", "GB"),
+    ("1005", "5", "2024-01-02T10:00:00", "60.00", "completed", "NL"),
+    ("1013", "5", "2024-01-04T09:00:00", "15.00", "completed", "US"),
+]
+CUSTOMERS_3 = (
+    "customer_id,name,email,country,segment,updated_at\n"
+    "1,Ada Lovelace,ada@new.example,GB,retail,2024-01-04T00:00:00\n"
+    "7,Donald Knuth,don@example.com,US,smb,2024-01-04T00:00:00\n"
+)
+ORDER_FIELDS = ("order_id", "customer_id", "order_ts", "amount", "status", "country")
+
+
+def setup_input(tmp_path: Path, files: list[str], extra: str = "") -> Path:
+    """Copy sample files into an input folder and write a config; return the config path."""
+    input_dir = tmp_path / "input"
+    input_dir.mkdir()
+    for name in files:
+        shutil.copy(resource_path("sample") / name, input_dir / name)
+    config = tmp_path / "etl.yaml"
+    config.write_text(f"input: {{dir: {input_dir}}}\noutput: {{root: {tmp_path / 'out'}}}\n{extra}")
+    return config
+
+
+def write_batch_3(input_dir: Path) -> None:
+    """Batch 3 of orders and customers (see the module docstring)."""
+    lines = [json.dumps(dict(zip(ORDER_FIELDS, row, strict=True))) for row in ORDERS_3]
+    (input_dir / "orders_0003.json").write_text("\n".join(lines) + "\n")
+    (input_dir / "customers_0003.csv").write_text(CUSTOMERS_3)
+
+
+def rows(df: DataFrame, *columns: str) -> list[tuple[Any, ...]]:
+    """The frame's rows projected on ``columns`` (all when none), sorted."""
+    selected = df.select(*columns) if columns else df
+    return sorted(
+        (tuple(r) for r in selected.collect()),
+        key=lambda t: tuple((v is not None, v) for v in t),
+    )
+
+
+def table(spark: SparkSession, root: Path, name: str) -> DataFrame:
+    """A Delta table under the data root."""
+    return spark.read.format("delta").load(str(root / name))
+
+
+def last_operation(spark: SparkSession, path: Path) -> str:
+    """The operation of a table's newest commit."""
+    return str(DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["operation"])
+
+
+@dataclass
+class Lake:
+    """Three batches landed one run each."""
+
+    root: Path
+    reports: list[RunReport]
+
+
+@pytest.fixture(scope="module")
+def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    """Batches 1, 2 and 3, each landed by its own full run."""
+    base = tmp_path_factory.mktemp("incremental")
+    config_path = setup_input(base, ["customers_0001.csv", "orders_0001.json"])
+    config = load_config(config_path)
+    reports = [run_pipeline(config, spark=spark)]
+    for name in ("customers_0002.csv", "orders_0002.json"):
+        shutil.copy(resource_path("sample") / name, base / "input" / name)
+    reports.append(run_pipeline(config, spark=spark))
+    write_batch_3(base / "input")
+    reports.append(run_pipeline(config, spark=spark))
+    return Lake(base / "out", reports)
+
+
+class TestIncrementalGold:
+    def test_silver_tables_are_laid_out_for_incremental_reads(
+        self, spark: SparkSession, lake: Lake
+    ) -> None:
+        """Silver orders are partitioned by order date; both silver tables record changes."""
+        for name, partitions in (("orders", ["order_date"]), ("customers", [])):
+            detail = DeltaTable.forPath(spark, str(lake.root / "silver" / name)).detail()
+            row = detail.collect()[0]
+            assert list(row["partitionColumns"]) == partitions
+            assert row["properties"]["delta.enableChangeDataFeed"] == "true"
+
+    def test_gold_dates_are_exactly_those_the_batch_changed(self, lake: Lake) -> None:
+        """Old and new dates of every changed order, from the batch's silver commit."""
+        assert lake.reports[2].gold_dates == [
+            "2024-01-01",
+            "2024-01-02",
+            "2024-01-03",
+            "2024-01-04",
+            "2024-01-05",
+        ]
+
+    def test_daily_revenue_equals_a_full_recompute(self, spark: SparkSession, lake: Lake) -> None:
+        """After the three batches, revenue per day and country is what all of silver says."""
+        gold = table(spark, lake.root, "gold/daily_revenue")
+        orders = table(spark, lake.root, "silver/orders")
+        dates = [r[0] for r in orders.select("order_date").distinct().collect()]
+        assert rows(gold) == rows(tr.daily_revenue(orders, dates).select(*gold.columns))
+        assert rows(gold, "order_date", "country", "order_count", "revenue") == [
+            (date(2024, 1, 1), "GB", 1, Decimal("250.50")),
+            (date(2024, 1, 2), "NL", 1, Decimal("60.00")),
+            (date(2024, 1, 3), "GB", 1, Decimal("20.00")),
+            (date(2024, 1, 3), "US", 1, Decimal("300.00")),
+            (date(2024, 1, 4), "US", 1, Decimal("15.00")),
+            (date(2024, 1, 5), "US", 1, Decimal("75.25")),
+        ]
+
+    def test_lifetime_value_is_merged_and_equals_a_rebuild(
+        self, spark: SparkSession, lake: Lake
+    ) -> None:
+        """The MERGE of the touched customers leaves what a rebuild from all of silver gives."""
+        gold = table(spark, lake.root, "gold/customer_lifetime_value")
+        rebuilt = tr.customer_lifetime_value(
+            table(spark, lake.root, "silver/orders"), table(spark, lake.root, "silver/customers")
+        )
+        assert rows(gold) == rows(rebuilt.select(*gold.columns))
+        assert rows(
+            gold,
+            "customer_id",
+            "email",
+            "segment",
+            "order_count",
+            "lifetime_value",
+            "first_order_date",
+            "last_order_date",
+        ) == [
+            (
+                2,
+                "alan@newmail.example",
+                "enterprise",
+                2,
+                Decimal("270.50"),
+                date(2024, 1, 1),
+                date(2024, 1, 3),
+            ),
+            (
+                3,
+                "grace@example.com",
+                "retail",
+                1,
+                Decimal("75.25"),
+                date(2024, 1, 5),
+                date(2024, 1, 5),
+            ),
+            (
+                5,
+                "barbara@example.com",
+                "enterprise",
+                2,
+                Decimal("75.00"),
+                date(2024, 1, 2),
+                date(2024, 1, 4),
+            ),
+            (7, "don@example.com", "smb", 1, Decimal("300.00"), date(2024, 1, 3), date(2024, 1, 3)),
+        ]
+        for report in lake.reports[1:]:
+            steps = [s for s in report.steps if s.table == "gold.customer_lifetime_value"]
+            assert [s.operation for s in steps] == ["merge"]
+
+    def test_every_batch_reconciles_term_by_term(self, lake: Lake) -> None:
+        """Batch 3: 6 orders and 2 customers in, all landed; each term counted on its own."""
+        records = {(r["table"], r["batch_id"]): r for r in lake.reports[2].reconciliation}
+        orders = records[("silver.orders", 3)]
+        assert {k: orders[k] for k in ("bronze", "gate_in", "dedup_kept", "silver", "ok")} == {
+            "bronze": 6,
+            "gate_in": 6,
+            "dedup_kept": 6,
+            "silver": 6,
+            "ok": True,
+        }
+        assert records[("silver.customers", 3)]["silver"] == 2
+
+
+class TestLostRows:
+    def test_row_lost_before_the_gate_stops_the_batch_before_writing(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A typing step that loses a row fails 'gate_in == bronze'; silver is never written."""
+        config = load_config(setup_input(tmp_path, ["orders_0002.json"]))
+        run_pipeline(config, spark=spark, stages="bronze")
+        lossy = dataclasses.replace(
+            ORDERS, typing=lambda df: tr.type_orders(df).filter("order_id != 1010")
+        )
+        pipeline = Pipeline(config, spark, specs=(DEFAULT_SPECS[0], lossy))
+
+        with pytest.raises(ReconciliationError) as info:
+            pipeline.run("silver")
+
+        assert (info.value.check, info.value.missing) == ("gate_in == bronze", 1)
+        assert "1 row missing in check gate_in == bronze" in str(info.value)
+        assert "Nothing was written to silver" in str(info.value)
+        assert not (tmp_path / "out" / "silver" / "orders").exists()
+        assert pipeline.report.reconciliation[0]["ok"] is False
+
+    def test_row_lost_after_the_dedup_rolls_the_commit_back_and_a_rerun_lands_it(
+        self, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A row lost between dedup and commit fails against Delta's count; silver is restored."""
+        config = load_config(setup_input(tmp_path, ["orders_0001.json"]))
+        run_pipeline(config, spark=spark)
+        silver = tmp_path / "out" / "silver" / "orders"
+        before = rows(spark.read.format("delta").load(str(silver)))
+        shutil.copy(resource_path("sample") / "orders_0002.json", tmp_path / "input")
+        keep_latest = tr.latest_rows
+        monkeypatch.setattr(
+            tr, "latest_rows", lambda ranked: keep_latest(ranked).filter("order_id != 1010")
+        )
+
+        with pytest.raises(ReconciliationError) as info:
+            run_pipeline(config, spark=spark)
+
+        error = info.value
+        assert (error.check, error.missing, error.rolled_back) == ("silver == dedup_kept", 1, True)
+        assert (error.counts["dedup_kept"], error.counts["silver"]) == (3, 2)
+        assert "1 row missing in check silver == dedup_kept" in str(error)
+        assert "rolled back, so silver is unchanged" in str(error)
+        assert rows(spark.read.format("delta").load(str(silver))) == before
+        assert last_operation(spark, silver) == "RESTORE"
+        ledger = json.loads((tmp_path / "out" / "_state" / "ledger.json").read_text())
+        batch = ledger["sources"]["orders"][1]
+        assert (batch["silver_done"], batch["silver_attempt"]) == (False, 1)
+
+        # Fixed. Had the process died before saving the attempt, the ledger would still say
+        # attempt 0: the rerun finds that attempt's commit rolled back in the table history and
+        # writes under a fresh transaction id anyway (Delta would skip the spent one).
+        batch["silver_attempt"] = 0
+        (tmp_path / "out" / "_state" / "ledger.json").write_text(json.dumps(ledger))
+        monkeypatch.setattr(tr, "latest_rows", keep_latest)
+        report = run_pipeline(config, spark=spark)
+        landed = {
+            r["order_id"]: r["status"]
+            for r in table(spark, tmp_path / "out", "silver/orders").collect()
+        }
+        assert landed[1010] == "completed"
+        assert landed[1005] == "completed"
+        assert [r["ok"] for r in report.reconciliation] == [True]
+        ledger = json.loads((tmp_path / "out" / "_state" / "ledger.json").read_text())
+        assert ledger["sources"]["orders"][1]["silver_attempt"] == 1
+
+    def test_commit_of_an_interrupted_run_is_found_and_reconciled(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A silver commit whose ledger update was lost is found, reconciled, folded into gold."""
+        config = load_config(setup_input(tmp_path, ["customers_0001.csv", "orders_0001.json"]))
+        run_pipeline(config, spark=spark)
+        out = tmp_path / "out"
+        # Customer 4 unchanged (no SCD2 commit at all), and the sample's batch 2 of orders.
+        (tmp_path / "input" / "customers_0002.csv").write_text(
+            "customer_id,name,email,country,segment,updated_at\n"
+            "4,Edsger Dijkstra,edsger@example.com,NL,smb,2024-01-03T00:00:00\n"
+        )
+        shutil.copy(resource_path("sample") / "orders_0002.json", tmp_path / "input")
+        run_pipeline(config, spark=spark, stages="bronze")
+        ledger = out / "_state" / "ledger.json"
+        before_silver = ledger.read_text()
+        first = run_pipeline(config, spark=spark, stages="silver")
+        orders_version = DeltaTable.forPath(spark, str(out / "silver/orders")).history(1)
+        version = orders_version.collect()[0]["version"]
+        ledger.write_text(before_silver)  # the ledger update of that run was lost
+
+        again = run_pipeline(config, spark=spark, stages="silver")
+
+        history = DeltaTable.forPath(spark, str(out / "silver/orders")).history(1).collect()
+        assert history[0]["version"] == version  # nothing written twice
+        (step,) = [s for s in again.steps if s.table == "silver.orders"]
+        assert step.skipped is not None
+        for report in (first, again):
+            records = {r["table"]: r for r in report.reconciliation}
+            assert (records["silver.orders"]["silver"], records["silver.orders"]["ok"]) == (3, True)
+            assert (records["silver.customers"]["silver"], records["silver.customers"]["ok"]) == (
+                1,
+                True,
+            )
+        saved = json.loads(ledger.read_text())["sources"]["orders"][1]
+        assert (saved["silver_done"], saved["silver_version"]) == (True, version)
+        gold = run_pipeline(config, spark=spark, stages="gold")
+        assert gold.gold_dates == ["2024-01-02", "2024-01-03"]
+        assert rows(
+            table(spark, out, "gold/daily_revenue"), "order_date", "country", "revenue"
+        ) == [
+            (date(2024, 1, 1), "GB", Decimal("350.50")),
+            (date(2024, 1, 1), "US", Decimal("75.25")),
+            (date(2024, 1, 2), "GB", Decimal("40.00")),
+            (date(2024, 1, 2), "NL", Decimal("60.00")),
+            (date(2024, 1, 3), "US", Decimal("300.00")),
+        ]
+
+
+def type_products(bronze: DataFrame) -> DataFrame:
+    """Typing of the test's third source."""
+    return bronze.select(
+        F.col("product_id").try_cast(T.LongType()).alias("product_id"),
+        F.trim("name").alias("name"),
+        F.col("price").try_cast(T.DecimalType(10, 2)).alias("price"),
+        F.col("updated_at").try_cast(T.TimestampType()).alias("updated_at"),
+        F.col("batch_id"),
+    )
+
+
+PRODUCTS = TableSpec(
+    name="products",
+    key="product_id",
+    order_by="updated_at",
+    typing=type_products,
+    columns=("product_id", "name", "price", "updated_at", "batch_id"),
+    mode=WriteMode.MERGE,
+    input=SourceConfig("products_*.csv", "csv"),
+)
+
+
+class TestThirdSource:
+    def test_a_new_source_is_a_spec_a_gate_and_its_schemas(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A products spec flows to bronze, quarantine and silver with no pipeline change."""
+        registry = tmp_path / "registry"
+        shutil.copytree(resource_path("schemas"), registry)
+        reg = SchemaRegistry(registry)
+        raw = ["product_id", "name", "price", "updated_at"]
+        reg.register(
+            "bronze.products",
+            TableSchema(
+                [Field(c, "string") for c in raw]
+                + [
+                    Field("ingested_at", "timestamp", False),
+                    Field("source_file", "string", False),
+                    Field("run_id", "string", False),
+                    Field("batch_id", "bigint", False),
+                ]
+            ),
+        )
+        reg.register(
+            "silver.products",
+            TableSchema(
+                [
+                    Field("product_id", "bigint"),
+                    Field("name", "string"),
+                    Field("price", "decimal(10,2)"),
+                    Field("updated_at", "timestamp"),
+                    Field("batch_id", "bigint"),
+                ]
+            ),
+        )
+        gates = tmp_path / "gates"
+        shutil.copytree(resource_path("gates"), gates)
+        (gates / "silver.products.yaml").write_text(
+            "name: silver.products\ndefault_action: quarantine\ncolumns:\n"
+            "  product_id: {dtype: bigint}\n  name: {dtype: string}\n"
+            "  price:\n    dtype: decimal(10,2)\n"
+            "    checks: [{in_range: {min_value: 0, max_value: 10000}}]\n"
+            "  updated_at: {dtype: timestamp}\n  batch_id: {dtype: bigint}\n"
+        )
+        config_path = setup_input(
+            tmp_path, [], f"schemas: {{dir: {registry}}}\ngates: {{dir: {gates}}}\n"
+        )
+        (tmp_path / "input" / "products_0001.csv").write_text(
+            "product_id,name,price,updated_at\n"
+            "1,Widget,9.99,2024-01-01T00:00:00\n"
+            "1,Widget v2,12.50,2024-01-02T00:00:00\n"
+            "2,Gadget,free,2024-01-01T00:00:00\n"
+            "3,Doohickey,3.00,2024-01-01T00:00:00\n"
+        )
+
+        pipeline = Pipeline(load_config(config_path), spark, specs=(*DEFAULT_SPECS, PRODUCTS))
+        report = pipeline.run()
+
+        out = tmp_path / "out"
+        assert rows(table(spark, out, "silver/products"), "product_id", "name", "price") == [
+            (1, "Widget v2", Decimal("12.50")),
+            (3, "Doohickey", Decimal("3.00")),
+        ]
+        assert rows(table(spark, out, "quarantine/products"), "product_id") == [(2,)]
+        (record,) = report.reconciliation
+        assert (record["table"], record["bronze"], record["silver"]) == ("silver.products", 4, 2)
+        assert (record["quarantined"], record["duplicates_dropped"], record["ok"]) == (1, 1, True)
+        ledger = json.loads((out / "_state" / "ledger.json").read_text())
+        assert ledger["sources"]["products"][0]["gold_done"] is True
+
+
+def run_cli(spark: SparkSession, argv: list[str]) -> tuple[int, str, str]:
+    """Run the CLI in-process with the test session; return exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as mp,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        mp.setattr(cli, "build_spark_session", lambda config: spark)
+        code = cli.main(argv)
+    return code, out.getvalue(), err.getvalue()
+
+
+class TestMigration:
+    def test_a_lake_of_etl_app_0_1_is_refused_then_migrated(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Old silver layout: a clear error naming the migrate command; after it, batch 2 lands."""
+        new = tmp_path / "new"
+        new.mkdir()
+        run_pipeline(
+            load_config(setup_input(new, ["customers_0001.csv", "orders_0001.json"])), spark=spark
+        )
+        # The same lake as etl-app 0.1 left it: silver unpartitioned without change data feed,
+        # a ledger without format and per-batch gold state.
+        old = tmp_path / "old"
+        old.mkdir()
+        config_path = setup_input(old, ["customers_0002.csv", "orders_0002.json"])
+        root = old / "out"
+        shutil.copytree(new / "out", root, ignore=shutil.ignore_patterns("silver"))
+        for name in ("customers", "orders"):
+            current = table(spark, new / "out", f"silver/{name}")
+            spark.createDataFrame(current.collect(), current.schema).write.format("delta").save(
+                str(root / "silver" / name)
+            )
+        ledger_path = root / "_state" / "ledger.json"
+        ledger = json.loads(ledger_path.read_text())
+        del ledger["format"], ledger["gold_runs"]
+        for batches in ledger["sources"].values():
+            for batch in batches:
+                for key in ("silver_attempt", "silver_version", "gold_run", "gold_done"):
+                    del batch[key]
+        ledger_path.write_text(json.dumps(ledger))
+        config = load_config(config_path)
+
+        with pytest.raises(LakeLayoutError) as info:
+            run_pipeline(config, spark=spark)
+        assert "silver.customers" in str(info.value)
+        assert "change data feed off" in str(info.value)
+        assert "etl-app migrate" in str(info.value)
+
+        code, out, err = run_cli(spark, ["migrate", "--config", str(config_path)])
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith("silver.customers: migrated (change data feed off")
+        assert lines[1].startswith("silver.orders: migrated (partitioned by nothing, expected")
+        assert "rows)" in lines[1]
+
+        report = run_pipeline(config, spark=spark)
+
+        assert report.status == "success"
+        assert report.gold_dates == ["2024-01-02", "2024-01-03"]
+        orders = DeltaTable.forPath(spark, str(root / "silver" / "orders"))
+        assert list(orders.detail().collect()[0]["partitionColumns"]) == ["order_date"]
+        assert rows(table(spark, root, "silver/orders"), "order_id", "status") == [
+            (1001, "completed"),
+            (1002, "completed"),
+            (1003, "shipped"),
+            (1004, "completed"),
+            (1005, "completed"),
+            (1010, "completed"),
+            (1011, "cancelled"),
+        ]
+        clv = table(spark, root, "gold/customer_lifetime_value")
+        assert rows(clv, "customer_id", "country", "order_count") == [
+            (1, "GB", 2),
+            (2, "GB", 1),
+            (3, "CA", 1),
+            (4, "NL", 1),
+            (7, "US", 1),
+        ]
+        code, out, _ = run_cli(spark, ["migrate", "--config", str(config_path)])
+        assert code == 0
+        assert [line.split(":")[1].split("(")[0].strip() for line in out.splitlines()] == [
+            "up to date",
+            "up to date",
+        ]
