@@ -7,6 +7,7 @@ a sibling library fails. ``nox -t ci`` runs what CI runs; README.md gives the ex
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -306,11 +307,12 @@ def docs(session: nox.Session) -> None:
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
-# `readme`: each README's quick start, run as a new user would. pyspark 4.2.0 is published as a
+# `readme`: each README's quick start, run as a new user would. pyspark 4.2.x is published as a
 # source distribution only (450 MB, minutes to build): its wheel is built once into this folder
 # and offered to every venv with --find-links; pip's own cache (shared) holds the downloads.
 README_CACHE = ROOT / ".cache" / "readme"
-README_SDIST_ONLY = ["pyspark==4.2.0"]
+# pyspark 4.2.0 (with delta-spark 4.4.0) and 4.2.1 (dq-gates alone) come as sdists from PyPI.
+README_SDIST_ONLY = ["pyspark==4.2.0", "pyspark==4.2.1"]
 # Distributions whose wheel depends on a sibling (delta-session, the libraries): only these see
 # the freshly built sibling wheels, with --find-links.
 README_SIBLINGS = {"schema-registry", "etl-app"}
@@ -329,13 +331,8 @@ def readme(session: nox.Session, package: str) -> None:
     folder, _ = PACKAGES[package]
     dist = README_CACHE / "dist"
     shutil.rmtree(dist, ignore_errors=True)
-    for name in PUBLISHED:
-        session.run(
-            "uv", "build", "--no-sources", "--wheel", "-q", "-o", str(dist), PACKAGES[name][0]
-        )
-    wheels = [
-        f"{name}={next(dist.glob(PACKAGES[name][1] + '-*.whl'))}" for name in PUBLISHED
-    ]
+    session.run("uv", "build", "--all-packages", "--no-sources", "--wheel", "-q", "-o", str(dist))
+    wheels = [f"{name}={next(dist.glob(PACKAGES[name][1] + '-*.whl'))}" for name in PUBLISHED]
     tool = ROOT / "tools" / "readme_quickstart.py"
     readme_file = ROOT / folder / "README.md"
     out = session.run(
@@ -346,8 +343,6 @@ def readme(session: nox.Session, package: str) -> None:
         *[arg for wheel in wheels for arg in ("--wheel", wheel)],
         silent=True,
     )
-    import json
-
     install = json.loads(str(out))
     tmp = Path(session.create_tmp())
     venv = tmp / f"readme-{package}"
@@ -362,8 +357,9 @@ def readme(session: nox.Session, package: str) -> None:
                 f"Building {requirement}'s wheel from its source distribution, once for every "
                 f"README (about 2-5 minutes, 450 MB download) into {wheelhouse}"
             )
-            session.run(python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheelhouse),
-                        requirement)
+            session.run(
+                python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheelhouse), requirement
+            )
     links = ["--find-links", str(wheelhouse)]
     if package in README_SIBLINGS:
         links += ["--find-links", str(dist)]
@@ -375,6 +371,12 @@ def readme(session: nox.Session, package: str) -> None:
     workdir = tmp / f"readme-{package}-run"
     shutil.rmtree(workdir, ignore_errors=True)
     session.run(
-        sys.executable, str(tool), "run", str(readme_file), "--venv", str(venv),
-        "--workdir", str(workdir),
+        sys.executable,
+        str(tool),
+        "run",
+        str(readme_file),
+        "--venv",
+        str(venv),
+        "--workdir",
+        str(workdir),
     )

@@ -45,7 +45,9 @@ from pathlib import Path
 MARKER = "<!-- quickstart -->"
 _FENCE = re.compile(r"^(?P<fence>`{3,}|~{3,})\s*(?P<lang>[\w+-]*)\s*$")
 _SHELLS = {"bash", "sh", "shell", "console"}
-_REQUIREMENT = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?(?P<spec>.*)$")
+_REQUIREMENT = re.compile(
+    r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)(?P<extras>\[[^\]]*\])?(?P<spec>.*)$"
+)
 
 
 @dataclass
@@ -83,7 +85,9 @@ def parse(text: str) -> Quickstart:
         start = index + 1
         match = _FENCE.match(lines[start]) if start < len(lines) else None
         if match is None:
-            raise ValueError(f"line {index + 1}: {MARKER} must be directly followed by a code fence")
+            raise ValueError(
+                f"line {index + 1}: {MARKER} must be directly followed by a code fence"
+            )
         end = start + 1
         while end < len(lines) and not lines[end].startswith(match["fence"]):
             end += 1
