@@ -30,7 +30,8 @@ def _load() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "readme_quickstart", ROOT / "tools" / "readme_quickstart.py"
     )
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
     spec.loader.exec_module(module)
@@ -81,7 +82,7 @@ class TestParse:
 
     def test_marker_without_fence_is_an_error(self) -> None:
         """A marker followed by prose names its line."""
-        with pytest.raises(ValueError, match="line 1: .* must be directly followed"):
+        with pytest.raises(ValueError, match=r"line 1: .* must be directly followed"):
             rq.parse("<!-- quickstart -->\nprose\n")
 
     def test_readme_without_install_line_is_refused(self) -> None:
