@@ -7,6 +7,7 @@ a sibling library fails. ``nox -t ci`` runs what CI runs; README.md gives the ex
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -293,3 +294,89 @@ def etl(session: nox.Session) -> None:
     _sync(session, "etl-app")
     session.chdir(ROOT / "apps" / "etl-app")
     session.run("etl-app", "run", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["ci"])
+def docs(session: nox.Session) -> None:
+    """Build the API reference site (mkdocs.yml -> site/) with warnings as errors.
+
+    One page per published distribution: its README as the guide, then mkdocstrings' reference
+    of every name in its ``__all__``, read from the sources (nothing installed but the tools).
+    """
+    _sync(session, None, "docs")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+# `readme`: each README's quick start, run as a new user would. pyspark 4.2.x is published as a
+# source distribution only (450 MB, minutes to build): its wheel is built once into this folder
+# and offered to every venv with --find-links; pip's own cache (shared) holds the downloads.
+README_CACHE = ROOT / ".cache" / "readme"
+# pyspark 4.2.0 (with delta-spark 4.4.0) and 4.2.1 (dq-gates alone) come as sdists from PyPI.
+README_SDIST_ONLY = ["pyspark==4.2.0", "pyspark==4.2.1"]
+# Distributions whose wheel depends on a sibling (delta-session, the libraries): only these see
+# the freshly built sibling wheels, with --find-links.
+README_SIBLINGS = {"schema-registry", "etl-app"}
+
+
+@nox.session(python=False)
+@nox.parametrize("package", PUBLISHED, ids=PUBLISHED)
+def readme(session: nox.Session, package: str) -> None:
+    """Run one README's quick start in a fresh venv: its wheel installed with plain pip, no lock.
+
+    Builds the wheels without workspace sources, creates a venv with ``python -m venv``, installs
+    what the README's ``pip install`` line names (our distributions as the built wheels), records
+    ``pip freeze`` in .cache/readme/, then runs the blocks marked ``<!-- quickstart -->`` and
+    compares what they print with the output the README shows (tools/readme_quickstart.py).
+    """
+    folder, _ = PACKAGES[package]
+    dist = README_CACHE / "dist"
+    shutil.rmtree(dist, ignore_errors=True)
+    session.run("uv", "build", "--all-packages", "--no-sources", "--wheel", "-q", "-o", str(dist))
+    wheels = [f"{name}={next(dist.glob(PACKAGES[name][1] + '-*.whl'))}" for name in PUBLISHED]
+    tool = ROOT / "tools" / "readme_quickstart.py"
+    readme_file = ROOT / folder / "README.md"
+    out = session.run(
+        sys.executable,
+        str(tool),
+        "install-args",
+        str(readme_file),
+        *[arg for wheel in wheels for arg in ("--wheel", wheel)],
+        silent=True,
+    )
+    install = json.loads(str(out))
+    tmp = Path(session.create_tmp())
+    venv = tmp / f"readme-{package}"
+    shutil.rmtree(venv, ignore_errors=True)
+    session.run(sys.executable, "-m", "venv", str(venv))
+    python = str(venv / "bin" / "python")
+    wheelhouse = README_CACHE / "wheels"
+    for requirement in README_SDIST_ONLY:
+        name, version = requirement.split("==")
+        if not any(wheelhouse.glob(f"{name}-{version}-*.whl")):
+            session.log(
+                f"Building {requirement}'s wheel from its source distribution, once for every "
+                f"README (about 2-5 minutes, 450 MB download) into {wheelhouse}"
+            )
+            session.run(
+                python, "-m", "pip", "wheel", "--no-deps", "-w", str(wheelhouse), requirement
+            )
+    links = ["--find-links", str(wheelhouse)]
+    if package in README_SIBLINGS:
+        links += ["--find-links", str(dist)]
+    session.run(python, "-m", "pip", "install", "--progress-bar", "off", *links, *install)
+    freeze = session.run(python, "-m", "pip", "freeze", silent=True)
+    record = README_CACHE / f"{package}-freeze.txt"
+    record.write_text(str(freeze))
+    session.log(f"Resolved with plain pip (also in {record}):\n{freeze}")
+    workdir = tmp / f"readme-{package}-run"
+    shutil.rmtree(workdir, ignore_errors=True)
+    session.run(
+        sys.executable,
+        str(tool),
+        "run",
+        str(readme_file),
+        "--venv",
+        str(venv),
+        "--workdir",
+        str(workdir),
+    )
