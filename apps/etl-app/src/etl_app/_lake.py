@@ -10,7 +10,6 @@ by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear erro
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl_app.errors import LakeLayoutError
@@ -24,9 +23,15 @@ if TYPE_CHECKING:
 CDF_PROPERTY = "delta.enableChangeDataFeed"
 
 
-def exists(path: str) -> bool:
-    """Whether a Delta table exists at ``path`` (a local data root)."""
-    return (Path(path) / "_delta_log").is_dir()
+def exists(spark: SparkSession, path: str) -> bool:
+    """Whether a Delta table exists at ``path``: it has a commit (any FileSystem, any URI).
+
+    A ``_delta_log`` folder without a commit file (a first write interrupted by a crash or a
+    full disk) is no table: the next write creates it.
+    """
+    from delta.tables import DeltaTable
+
+    return bool(DeltaTable.isDeltaTable(spark, path))
 
 
 def _detail(spark: SparkSession, path: str) -> Any:
@@ -55,7 +60,7 @@ def check_layout(spark: SparkSession, spec: TableSpec, path: str) -> None:
         LakeLayoutError: The table exists with other partitioning or without the change data
             feed; the message says to run ``etl-app migrate``.
     """
-    if exists(path):
+    if exists(spark, path):
         problems = layout_problems(spark, spec, path)
         if problems:
             raise LakeLayoutError(spec.silver, path, problems)
@@ -109,7 +114,7 @@ def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
     """
     from delta.tables import DeltaTable
 
-    if not exists(path):
+    if not exists(spark, path):
         return Migration(spec.silver, path, ())
     problems = tuple(layout_problems(spark, spec, path))
     if not problems:
