@@ -38,7 +38,6 @@ from etl_app._report import RunReport, TableStep
 from etl_app._specs import DEFAULT_SPECS, Stage, TableSpec, WriteMode
 from etl_app._state import Batch, Ledger
 from etl_app.errors import (
-    EtlAppError,
     HistoryValidationError,
     InputError,
     ReconciliationError,
@@ -352,6 +351,7 @@ class Pipeline:
                 )
                 if batch.bronze_rows is None:
                     self._ingest(spec, settings, file, batch)
+        self.ledger.save()
 
     def _ingest(
         self, spec: TableSpec, settings: SourceConfig, file: _storage.InputFile, batch: Batch
@@ -482,7 +482,7 @@ class Pipeline:
             for batch in pending:
                 try:
                     self._silver_batch(spec, gate, batch)
-                except EtlAppError as exc:
+                except Exception as exc:
                     # A refused batch stops its own source (later batches wait, in order) but
                     # not the other sources nor gold; the run still fails with this error.
                     log.error(  # noqa: TRY400 - one line, no trace
@@ -759,6 +759,9 @@ class Pipeline:
     # -- gold -------------------------------------------------------------------------------
 
     def _gold(self) -> None:
+        # Other runs may have moved batches on since this run read the ledger.
+        self.ledger.save()
+        self.ledger.refresh()
         legacy = bool(self.ledger.gold_dates or self.ledger.gold_clv)
         if not self.ledger.pending(Stage.GOLD) and not legacy:
             log.info("gold_up_to_date")

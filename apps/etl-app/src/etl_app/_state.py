@@ -448,6 +448,10 @@ class Ledger:
             batches = self.sources.setdefault(source, [])
             for batch in batches:
                 if batch.sha256 == sha:
+                    if batch.length is None:
+                        # Registered by etl-app 0.2 (no listing identity yet): record it.
+                        batch.length, batch.modified_ms = file.length, file.modified_ms
+                        batch.file = file.path
                     return batch
             batch = Batch(
                 batch_id=max((b.batch_id for b in batches), default=0) + 1,
@@ -545,8 +549,10 @@ class Ledger:
         """Group the batches gold still has to fold in by gold run, starting runs as needed.
 
         A run that started but did not finish keeps its id and its batches (its writes may
-        have committed: retrying under the same ``txnVersion`` makes Delta skip those); the
-        remaining batches form one new run. Call :meth:`save` before writing.
+        have committed: retrying under the same ``txnVersion`` makes Delta skip those, so a
+        run still in flight in another process is harmless to repeat); the remaining batches
+        form one new run, claimed row by row with a compare-and-set so that two runs never
+        fold the same batch under different ids. Saves the ledger first.
 
         Args:
             after: A new run's id is above this too (the last gold ``txnVersion`` found in the
@@ -559,21 +565,59 @@ class Ledger:
         Returns:
             ``(run id, batches per source)`` pairs in run order; empty when gold is up to date.
         """
+        self.save()
+        runs, fresh = self._gold_groups()
+        if fresh or ((self.gold_dates or self.gold_clv) and not runs):
+            self.gold_runs = max(self.gold_runs, after) + 1
+            while not self._allocate(GOLD, self.gold_runs, None, None, run_id):
+                self.gold_runs += 1
+            run = self.gold_runs
+            if fresh:
+                # Claimed with a compare-and-set on each row: a batch another run claimed at
+                # the same time stays in THAT run (folding it twice would add it twice).
+                self._claim([(s, b) for s, bs in fresh.items() for b in bs], run)
+                runs, _ = self._gold_groups()
+            runs.setdefault(run, {})
+        return sorted(runs.items())
+
+    def _gold_groups(
+        self,
+    ) -> tuple[dict[int, dict[str, list[Batch]]], dict[str, list[Batch]]]:
         runs: dict[int, dict[str, list[Batch]]] = {}
         fresh: dict[str, list[Batch]] = {}
         for source in self.sources:
             for batch in self.pending(Stage.GOLD, source):
                 group = fresh if batch.gold_run is None else runs.setdefault(batch.gold_run, {})
                 group.setdefault(source, []).append(batch)
-        if fresh or ((self.gold_dates or self.gold_clv) and not runs):
-            self.gold_runs = max(self.gold_runs, after) + 1
-            while not self._allocate(GOLD, self.gold_runs, None, None, run_id):
-                self.gold_runs += 1
-            for batches in fresh.values():
-                for batch in batches:
-                    batch.gold_run = self.gold_runs
-            runs[self.gold_runs] = fresh
-        return sorted(runs.items())
+        return runs, fresh
+
+    def _claim(self, batches: list[tuple[str, Batch]], run: int) -> None:
+        """Set ``gold_run`` on rows still as this ledger last saw them; then re-read."""
+        from delta.tables import DeltaTable
+
+        rows = []
+        for source, batch in batches:
+            previous = self._saved.get((source, batch.batch_id), "")
+            batch.gold_run = run
+            rows.append((source, batch.batch_id, previous, _state_json(batch)))
+        frame = self.spark.createDataFrame(
+            rows, "source STRING, batch_id BIGINT, previous STRING, state STRING"
+        )
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                DeltaTable.forPath(self.spark, self.location).alias("t").merge(
+                    frame.alias("s"), "t.source = s.source AND t.batch_id = s.batch_id"
+                ).whenMatchedUpdate(
+                    condition="t.state = s.previous",
+                    set={"state": "s.state", "updated_at": "current_timestamp()"},
+                ).execute()
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                _backoff(attempt)
+            else:
+                break
+        self.refresh()
 
     def find(self, source: str, batch_id: int) -> Batch:
         """The batch ``batch_id`` of ``source``.
