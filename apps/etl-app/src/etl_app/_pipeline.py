@@ -130,7 +130,6 @@ class Pipeline:
             default). Gold needs sources named ``customers`` (SCD2) and ``orders``.
 
     Raises:
-        LedgerError: The ledger under the data root is corrupt.
         ValueError: Two specs share a name.
     """
 
@@ -162,7 +161,7 @@ class Pipeline:
             app_id=self.job,
             allow_schema_evolution=config.schemas.drift_policy == "evolve",
         )
-        self.ledger = Ledger.load(spark, self.root)
+        self._ledger: Ledger | None = None
         self._deferred: list[Exception] = []
         self._written: dict[str, tuple[str, int]] = {}
         self._check: _SilverCheck | None = None
@@ -174,6 +173,17 @@ class Pipeline:
             stages=Stage.FULL.value,
             output_root=self.root,
         )
+
+    @property
+    def ledger(self) -> Ledger:
+        """The batch ledger table under the data root, read on first use.
+
+        Raises:
+            LedgerError: The ledger (or the JSON ledger being migrated) is corrupt.
+        """
+        if self._ledger is None:
+            self._ledger = Ledger.load(self.spark, self.root)
+        return self._ledger
 
     # -- paths and writers ------------------------------------------------------------------
 

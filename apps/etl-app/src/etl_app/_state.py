@@ -369,14 +369,18 @@ class Ledger:
             else:
                 return
 
-    def _merge(self, rows: list[tuple[Any, ...]], *, insert_only: bool) -> None:
-        """Upsert ``rows`` by (source, batch_id); insert-only also matches the content hash."""
+    def _merge(self, rows: list[tuple[Any, ...]], *, insert_only: bool) -> int:
+        """Upsert ``rows`` by (source, batch_id); insert-only also matches the content hash.
+
+        Returns:
+            Rows inserted (Delta's MERGE metrics).
+        """
         from delta.tables import DeltaTable
 
         if not _lake.exists(self.spark, self.location):
             self._create()
         if not rows:
-            return
+            return 0
         frame = self.spark.createDataFrame(rows, _TABLE_DDL)
         condition = "t.source = s.source AND t.batch_id = s.batch_id"
         if insert_only:
@@ -390,38 +394,37 @@ class Ledger:
             if not insert_only:
                 merge = merge.whenMatchedUpdateAll()
             try:
-                merge.whenNotMatchedInsertAll().execute()
+                metrics = merge.whenNotMatchedInsertAll().execute().collect()
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1 or insert_only:
                     raise
                 _backoff(attempt)
             else:
-                return
+                return int(metrics[0]["num_inserted_rows"]) if metrics else 0
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _allocate(
-        self, source: str, batch_id: int, sha256: str | None, file: str | None, run_id: str
-    ) -> bool:
-        """Insert the row (source, batch_id) unless it (or the hash) exists; True when ours."""
-        state = "{}"
-        if sha256 is not None and file is not None:
-            state = _state_json(
-                Batch(batch_id=batch_id, file=file, sha256=sha256, registered_by=run_id)
-            )
-        row = (source, batch_id, sha256, file, run_id, state, datetime.now(UTC))
+    def _allocate(self, source: str, batch_id: int, batch: Batch | None, run_id: str) -> bool:
+        """Insert the row (source, batch_id) unless it (or the hash) exists; True when ours.
+
+        The insert-only MERGE either commits with our row (Delta's metrics say one row
+        inserted), finds the id or the hash taken (nothing inserted), or loses a race with a
+        concurrent allocation (a Delta conflict): only the first is ours.
+        """
+        row = (
+            source,
+            batch_id,
+            None if batch is None else batch.sha256,
+            None if batch is None else batch.file,
+            run_id,
+            "{}" if batch is None else _state_json(batch),
+            datetime.now(UTC),
+        )
         try:
-            self._merge([row], insert_only=True)
+            return self._merge([row], insert_only=True) == 1
         except Exception as exc:
             if _is_conflict(exc):
                 return False
             raise
-        mine = (
-            self.spark.read.format("delta")
-            .load(self.location)
-            .filter(f"source = '{_quote(source)}' AND batch_id = {int(batch_id)}")
-            .select("registered_by", "sha256")
-            .collect()
-        )
-        return len(mine) == 1 and mine[0]["registered_by"] == run_id and mine[0]["sha256"] == sha256
 
     def register(
         self, source: str, file: InputFile, run_id: str, digest: Callable[[], str]
@@ -461,11 +464,9 @@ class Ledger:
                 length=file.length,
                 modified_ms=file.modified_ms,
             )
-            if self._allocate(source, batch.batch_id, sha, file.path, run_id):
-                # The row holds the batch without its file identity yet: save() adds it.
+            if self._allocate(source, batch.batch_id, batch, run_id):
                 batches.append(batch)
-                self._saved[(source, batch.batch_id)] = ""
-                self.save()
+                self._saved[(source, batch.batch_id)] = _state_json(batch)
                 return batch
             self.save()
             self.refresh()
@@ -569,7 +570,7 @@ class Ledger:
         runs, fresh = self._gold_groups()
         if fresh or ((self.gold_dates or self.gold_clv) and not runs):
             self.gold_runs = max(self.gold_runs, after) + 1
-            while not self._allocate(GOLD, self.gold_runs, None, None, run_id):
+            while not self._allocate(GOLD, self.gold_runs, None, run_id):
                 self.gold_runs += 1
             run = self.gold_runs
             if fresh:
@@ -694,10 +695,6 @@ def _state_json(batch: Batch) -> str:
     """The batch's progress as stored in its row (everything but the key columns)."""
     data = {k: v for k, v in asdict(batch).items() if k not in _KEY_FIELDS}
     return json.dumps(data, sort_keys=True)
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _backoff(attempt: int) -> None:
