@@ -73,9 +73,11 @@ class TestListingThroughSpark:
         assert _storage.content_hash(spark, str(tmp_path / "a.csv")) == (
             hashlib.sha256(b"x,y\n1,2\n").hexdigest()
         )
-        assert _storage.content_hash(spark, str(tmp_path / "e.csv")) == (
+        assert _storage.content_hash(spark, str(tmp_path / "e.csv"), 0) == (
             hashlib.sha256(b"").hexdigest()
         )
+        with pytest.raises(FileNotFoundError):
+            _storage.content_hash(spark, str(tmp_path / "missing.csv"))
 
     def test_a_table_exists_when_it_has_a_commit(self, spark: SparkSession, tmp_path: Path) -> None:
         """No folder, or a _delta_log without a commit file: no table; after a commit: a table."""

@@ -357,7 +357,7 @@ class Pipeline:
                     spec.name,
                     file,
                     self.run_id,
-                    functools.partial(_storage.content_hash, self.spark, file.path),
+                    functools.partial(_storage.content_hash, self.spark, file.path, file.length),
                 )
                 if batch.bronze_rows is None:
                     self._ingest(spec, settings, file, batch)

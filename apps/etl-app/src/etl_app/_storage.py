@@ -9,6 +9,7 @@ file's content hash is computed by Spark from the bytes it reads.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,42 +94,57 @@ def list_files(spark: SparkSession, folder: str, pattern: str) -> list[InputFile
     from pyspark.errors import AnalysisException
 
     try:
-        listing = (
-            spark.read.format("binaryFile")
-            .option("pathGlobFilter", pattern)
-            .load(folder)
-            .select("path", "length", "modificationTime")
-            .collect()
-        )
+        frame = spark.read.format("binaryFile").option("pathGlobFilter", pattern).load(folder)
+        listing = frame.select("path", "length", "modificationTime").collect()
+        names = frame.inputFiles()
     except AnalysisException as exc:
         if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
             raise FileNotFoundError(folder) from None
         raise
-    files = [
-        InputFile(
-            str(row["path"]),
+    files = {
+        _normal(str(row["path"])): InputFile(
+            _normal(str(row["path"])),
             int(row["length"]),
             int(row["modificationTime"].timestamp() * 1000),
         )
         for row in listing
-    ]
-    return sorted(files, key=lambda f: f.path)
+    }
+    # Spark's scan leaves 0-byte files out; the file index still lists them: empty batches.
+    for name in names:
+        files.setdefault(_normal(name), InputFile(_normal(name), 0, 0))
+    return sorted(files.values(), key=lambda f: f.path)
 
 
-def content_hash(spark: SparkSession, path: str) -> str:
+def _normal(uri: str) -> str:
+    """One spelling of a local file URI (``file:///x`` and ``file:/x`` are the same file)."""
+    return re.sub(r"^file:///", "file:/", uri)
+
+
+def content_hash(spark: SparkSession, path: str, length: int | None = None) -> str:
     """SHA-256 of one file's bytes, computed by Spark from what it reads (any FileSystem).
 
-    An empty file hashes like ``hashlib.sha256(b"")``, so a hash recorded by etl-app 0.2 from
-    the local file matches.
+    It equals ``hashlib.sha256`` of the file, so a hash recorded by etl-app 0.2 from the local
+    file matches. Spark reads no row from a 0-byte file: pass ``length=0`` (from the listing)
+    for those.
+
+    Raises:
+        FileNotFoundError: Spark read no row for ``path`` (absent, or empty without ``length``).
     """
     from pyspark.sql import functions as F  # noqa: N812
 
-    row = (
-        spark.read.format("binaryFile")
-        .load(path)
-        .select(F.sha2(F.col("content"), 256).alias("sha256"))
-        .collect()
-    )
+    if length == 0:
+        return hashlib.sha256(b"").hexdigest()
+    from pyspark.errors import AnalysisException
+
+    try:
+        row = (
+            spark.read.format("binaryFile")
+            .load(path)
+            .select(F.sha2(F.col("content"), 256).alias("sha256"))
+            .collect()
+        )
+    except AnalysisException:
+        raise FileNotFoundError(path) from None
     if len(row) != 1:
         raise FileNotFoundError(path)
     return str(row[0]["sha256"])

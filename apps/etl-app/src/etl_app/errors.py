@@ -120,7 +120,7 @@ class ReconciliationError(EtlAppError):
             f"reconciliation failed for {table} batch {batch_id}: bronze has {counts['bronze']} "
             f"rows but {terms} = {accounted}{where}. {outcome}; gold was not updated and the "
             "batch stays pending. Inspect it in the bronze table (column batch_id), the "
-            "quarantine table and the ledger (_state/ledger.json under the data root), fix the "
+            "quarantine table and the ledger (_etl_state/batches under the data root), fix the "
             "cause and rerun."
         )
 
