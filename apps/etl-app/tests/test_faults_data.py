@@ -210,3 +210,16 @@ class TestRefusedBatch:
         )
         assert code == 2
         assert "already in silver" in err
+
+
+class TestBatchesArguments:
+    def test_skip_needs_a_source_a_batch_and_a_reason(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """`batches skip` without --reason, or with a batch that is no number, is a usage error."""
+        assert cli.main(["batches", "skip", "orders", "1"]) == 2
+        assert "--reason" in capsys.readouterr().err
+        assert cli.main(["batches", "replay", "orders", "one"]) == 2
+        assert "invalid int value" in capsys.readouterr().err
+        assert cli.main(["batches", "--help"]) == 0
+        assert all(a in capsys.readouterr().out for a in ("list", "skip", "replay"))
