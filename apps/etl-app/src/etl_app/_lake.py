@@ -9,9 +9,11 @@ by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear erro
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from etl_app import _storage
 from etl_app.errors import LakeLayoutError
 
 if TYPE_CHECKING:
@@ -67,9 +69,20 @@ def check_layout(spark: SparkSession, spec: TableSpec, path: str) -> None:
 
 
 def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: StructType) -> None:
-    """Create the empty silver table (metadata-only commit) with the spec's layout."""
+    """Create the empty silver table (metadata-only commit) with the spec's layout.
+
+    Two runs creating it at once: the one Delta refuses (``ProtocolChangedException``) finds
+    the table the other created. A ``_delta_log`` folder without a commit (an interrupted
+    first write) on a local path is removed first: it holds nothing, and Delta's
+    ``createIfNotExists`` would take it for a table.
+    """
     from delta.tables import DeltaTable
 
+    local = _storage.local_path(path)
+    if local is not None and (local / "_delta_log").is_dir() and not exists(spark, path):
+        log = local / "_delta_log"
+        if not any(log.glob("*.json")) and not any(log.glob("*.checkpoint*")):
+            shutil.rmtree(log)
     builder = (
         DeltaTable.createIfNotExists(spark)
         .location(path)
@@ -78,7 +91,13 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
     )
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
-    builder.execute()
+    try:
+        builder.execute()
+    except Exception as exc:
+        if "PROTOCOL_CHANGED" not in str(exc) and "ProtocolChanged" not in str(exc):
+            raise
+        if not exists(spark, path):
+            raise
 
 
 @dataclass(frozen=True)
