@@ -43,6 +43,7 @@ from etl_app import _transform as tr
 from etl_app._config import SourceConfig
 from etl_app._resources import resource_path
 from etl_app._specs import ORDERS
+from etl_app._state import Ledger
 from schema_registry import Field, SchemaRegistry, TableSchema
 
 pytestmark = pytest.mark.spark
@@ -270,15 +271,15 @@ class TestLostRows:
         assert "rolled back, so silver is unchanged" in str(error)
         assert rows(spark.read.format("delta").load(str(silver))) == before
         assert last_operation(spark, silver) == "RESTORE"
-        ledger = json.loads((tmp_path / "out" / "_state" / "ledger.json").read_text())
-        batch = ledger["sources"]["orders"][1]
-        assert (batch["silver_done"], batch["silver_attempt"]) == (False, 1)
+        ledger = Ledger.load(spark, str(tmp_path / "out"))
+        batch = ledger.sources["orders"][1]
+        assert (batch.silver_done, batch.silver_attempt) == (False, 1)
 
         # Fixed. Had the process died before saving the attempt, the ledger would still say
         # attempt 0: the rerun finds that attempt's commit rolled back in the table history and
         # writes under a fresh transaction id anyway (Delta would skip the spent one).
-        batch["silver_attempt"] = 0
-        (tmp_path / "out" / "_state" / "ledger.json").write_text(json.dumps(ledger))
+        batch.silver_attempt = 0
+        ledger.save()
         monkeypatch.setattr(tr, "latest_rows", keep_latest)
         report = run_pipeline(config, spark=spark)
         landed = {
@@ -288,8 +289,8 @@ class TestLostRows:
         assert landed[1010] == "completed"
         assert landed[1005] == "completed"
         assert [r["ok"] for r in report.reconciliation] == [True]
-        ledger = json.loads((tmp_path / "out" / "_state" / "ledger.json").read_text())
-        assert ledger["sources"]["orders"][1]["silver_attempt"] == 1
+        ledger = Ledger.load(spark, str(tmp_path / "out"))
+        assert ledger.sources["orders"][1].silver_attempt == 1
 
     def test_commit_of_an_interrupted_run_is_found_and_reconciled(
         self, spark: SparkSession, tmp_path: Path
@@ -305,12 +306,13 @@ class TestLostRows:
         )
         shutil.copy(resource_path("sample") / "orders_0002.json", tmp_path / "input")
         run_pipeline(config, spark=spark, stages="bronze")
-        ledger = out / "_state" / "ledger.json"
-        before_silver = ledger.read_text()
+        ledger = Ledger.load(spark, str(out)).location
+        before_silver = DeltaTable.forPath(spark, ledger).history(1).collect()[0]["version"]
         first = run_pipeline(config, spark=spark, stages="silver")
         orders_version = DeltaTable.forPath(spark, str(out / "silver/orders")).history(1)
         version = orders_version.collect()[0]["version"]
-        ledger.write_text(before_silver)  # the ledger update of that run was lost
+        # The ledger update of that run was lost.
+        spark.sql(f"RESTORE TABLE delta.`{ledger}` TO VERSION AS OF {before_silver}")
 
         again = run_pipeline(config, spark=spark, stages="silver")
 
@@ -325,8 +327,8 @@ class TestLostRows:
                 1,
                 True,
             )
-        saved = json.loads(ledger.read_text())["sources"]["orders"][1]
-        assert (saved["silver_done"], saved["silver_version"]) == (True, version)
+        saved = Ledger.load(spark, str(out)).sources["orders"][1]
+        assert (saved.silver_done, saved.silver_version) == (True, version)
         gold = run_pipeline(config, spark=spark, stages="gold")
         assert gold.gold_dates == ["2024-01-02", "2024-01-03"]
         assert rows(
@@ -427,8 +429,7 @@ class TestThirdSource:
         (record,) = report.reconciliation
         assert (record["table"], record["bronze"], record["silver"]) == ("silver.products", 4, 2)
         assert (record["quarantined"], record["duplicates_dropped"], record["ok"]) == (1, 1, True)
-        ledger = json.loads((out / "_state" / "ledger.json").read_text())
-        assert ledger["sources"]["products"][0]["gold_done"] is True
+        assert Ledger.load(spark, str(out)).sources["products"][0].gold_done is True
 
 
 def run_cli(spark: SparkSession, argv: list[str]) -> tuple[int, str, str]:
@@ -460,19 +461,25 @@ class TestMigration:
         old.mkdir()
         config_path = setup_input(old, ["customers_0002.csv", "orders_0002.json"])
         root = old / "out"
-        shutil.copytree(new / "out", root, ignore=shutil.ignore_patterns("silver"))
+        shutil.copytree(new / "out", root, ignore=shutil.ignore_patterns("silver", "_etl_state"))
         for name in ("customers", "orders"):
             current = table(spark, new / "out", f"silver/{name}")
             spark.createDataFrame(current.collect(), current.schema).write.format("delta").save(
                 str(root / "silver" / name)
             )
         ledger_path = root / "_state" / "ledger.json"
-        ledger = json.loads(ledger_path.read_text())
-        del ledger["format"], ledger["gold_runs"]
-        for batches in ledger["sources"].values():
-            for batch in batches:
-                for key in ("silver_attempt", "silver_version", "gold_run", "gold_done"):
-                    del batch[key]
+        ledger_path.parent.mkdir()
+        newer = ("silver_attempt", "silver_version", "gold_run", "gold_done")
+        newer += ("length", "modified_ms", "skipped")
+        ledger = {
+            "sources": {
+                name: [
+                    {k: v for k, v in dataclasses.asdict(b).items() if k not in newer}
+                    for b in batches
+                ]
+                for name, batches in Ledger.load(spark, str(new / "out")).sources.items()
+            }
+        }
         ledger_path.write_text(json.dumps(ledger))
         config = load_config(config_path)
 

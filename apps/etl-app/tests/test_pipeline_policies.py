@@ -18,6 +18,7 @@ from delta_safe_writer import OutOfOrderChangeError
 from etl_app import HistoryValidationError, ReconciliationError, SchemaDriftError, load_config
 from etl_app._pipeline import Pipeline, run_pipeline
 from etl_app._resources import resource_path
+from etl_app._state import Ledger
 from schema_registry import DriftKind
 
 pytestmark = pytest.mark.spark
@@ -120,16 +121,15 @@ class TestReconciliation:
         config_path = setup_run(tmp_path, ["customers_0002.csv"])
         config = load_config(config_path)
         run_pipeline(config, spark=spark, stages="bronze")
-        ledger_path = tmp_path / "out" / "_state" / "ledger.json"
-        ledger = json.loads(ledger_path.read_text())
-        ledger["sources"]["customers"][0]["bronze_rows"] = 5  # one row "lost" on the way
-        ledger_path.write_text(json.dumps(ledger))
+        ledger = Ledger.load(spark, str(tmp_path / "out"))
+        ledger.sources["customers"][0].bronze_rows = 5  # one row "lost" on the way
+        ledger.save()
         with pytest.raises(ReconciliationError) as info:
             run_pipeline(config, spark=spark, stages="silver")
         assert info.value.counts["silver"] == 4
         assert "bronze has 5 rows but silver 4 + quarantined 0" in str(info.value)
-        ledger = json.loads(ledger_path.read_text())
-        assert ledger["sources"]["customers"][0]["silver_done"] is False
+        ledger = Ledger.load(spark, str(tmp_path / "out"))
+        assert ledger.sources["customers"][0].silver_done is False
         report = last_report(tmp_path / "out")
         assert report["reconciliation"][0]["ok"] is False  # type: ignore[index]
 

@@ -1,8 +1,10 @@
+import hashlib
 import json
 import re
 from pathlib import Path
 
 import pytest
+from pyspark.sql import SparkSession
 
 from etl_app import (
     ConfigError,
@@ -17,54 +19,68 @@ from etl_app import (
 from etl_app._config import SourceConfig
 from etl_app._report import RunReport, TableStep
 from etl_app._specs import DEFAULT_SPECS, ORDERS
-from etl_app._state import Ledger, content_hash
+from etl_app._state import Batch, Ledger
+from etl_app._storage import InputFile, content_hash, list_files
+
+
+def _file(spark: SparkSession, folder: Path, name: str, text: str) -> InputFile:
+    (folder / name).write_text(text)
+    (listed,) = list_files(spark, str(folder), name)
+    return listed
+
+
+def _register(ledger: Ledger, source: str, file: InputFile, run_id: str) -> Batch:
+    return ledger.register(source, file, run_id, lambda: content_hash(ledger.spark, file.path))
 
 
 class TestLedger:
     def test_same_content_keeps_its_batch_id_and_new_content_gets_the_next(
-        self, tmp_path: Path
+        self, spark: SparkSession, tmp_path: Path
     ) -> None:
         """Batch ids follow content: a renamed copy reuses the id, new content gets max + 1."""
-        ledger = Ledger.load(tmp_path)
-        (tmp_path / "a.csv").write_text("x\n1\n")
-        (tmp_path / "b.csv").write_text("x\n1\n")
-        (tmp_path / "c.csv").write_text("x\n2\n")
-        first = ledger.register("orders", tmp_path / "a.csv", "run-1")
-        assert ledger.register("orders", tmp_path / "b.csv", "run-2") is first
-        third = ledger.register("orders", tmp_path / "c.csv", "run-2")
+        ledger = Ledger.load(spark, str(tmp_path / "out"))
+        first = _register(ledger, "orders", _file(spark, tmp_path, "a.csv", "x\n1\n"), "run-1")
+        copy = _file(spark, tmp_path, "b.csv", "x\n1\n")
+        assert _register(ledger, "orders", copy, "run-2") is first
+        c = _file(spark, tmp_path, "c.csv", "x\n2\n")
+        third = _register(ledger, "orders", c, "run-2")
         assert (first.batch_id, third.batch_id) == (1, 2)
-        assert ledger.register("customers", tmp_path / "c.csv", "run-2").batch_id == 1
+        assert _register(ledger, "customers", c, "run-2").batch_id == 1
+        assert first.sha256 == hashlib.sha256(b"x\n1\n").hexdigest()
+        # Another run (another pod) reading the lake sees the same allocation.
+        again = Ledger.load(spark, str(tmp_path / "out"))
+        assert {s: [(b.batch_id, b.file) for b in bs] for s, bs in again.sources.items()} == {
+            "orders": [(1, first.file), (2, c.path)],
+            "customers": [(1, c.path)],
+        }
 
-    def test_round_trip_and_pending_batches(self, tmp_path: Path) -> None:
-        """The ledger survives save/load; pending silver batches are bronze-done, in id order."""
-        ledger = Ledger.load(tmp_path)
+    def test_round_trip_and_pending_batches(self, spark: SparkSession, tmp_path: Path) -> None:
+        """The ledger table survives save/load; pending silver batches are bronze-done, in order."""
+        root = str(tmp_path / "out")
+        ledger = Ledger.load(spark, root)
         for name in ("a", "b", "c"):
-            (tmp_path / f"{name}.csv").write_text(name)
-            ledger.register("orders", tmp_path / f"{name}.csv", "run-1")
+            _register(ledger, "orders", _file(spark, tmp_path, f"{name}.csv", name), "run-1")
         batches = ledger.sources["orders"]
         ledger.mark_done(Stage.BRONZE, batches[0], rows=3)
         ledger.mark_done(Stage.SILVER, batches[0], counts={"bronze": 3}, version=4)
         ledger.mark_done(Stage.BRONZE, batches[2], rows=5)
         ledger.gold_dates = {"2024-01-02", "2024-01-01"}
         ledger.save()
-        loaded = Ledger.load(tmp_path)
+        loaded = Ledger.load(spark, root)
         assert [b.batch_id for b in loaded.pending(Stage.SILVER, "orders")] == [3]
         assert [b.batch_id for b in loaded.pending(Stage.BRONZE, "orders")] == [2]
         assert loaded.pending(Stage.SILVER, "customers") == []
         assert [(b.batch_id, b.silver_version) for b in loaded.pending(Stage.GOLD)] == [(1, 4)]
         assert loaded.gold_dates == {"2024-01-01", "2024-01-02"}
-        saved = json.loads((tmp_path / "_state" / "ledger.json").read_text())
-        assert saved["gold_dates"] == ["2024-01-01", "2024-01-02"]
-        assert saved["format"] == 2
+        assert not (tmp_path / "out" / "_state").exists()  # no local JSON state
 
     def test_gold_work_groups_batches_by_run_and_retries_under_a_new_one(
-        self, tmp_path: Path
+        self, spark: SparkSession, tmp_path: Path
     ) -> None:
         """Gold runs get increasing ids; an unfinished run keeps its id; a failed one a new one."""
-        ledger = Ledger.load(tmp_path)
+        ledger = Ledger.load(spark, str(tmp_path / "out"))
         for source, name in (("orders", "a"), ("customers", "b"), ("orders", "c")):
-            (tmp_path / name).write_text(name)
-            batch = ledger.register(source, tmp_path / name, "run-1")
+            batch = _register(ledger, source, _file(spark, tmp_path, name, name), "run-1")
             ledger.mark_done(Stage.BRONZE, batch, rows=1)
             ledger.mark_done(Stage.SILVER, batch, version=batch.batch_id)
         work = ledger.gold_work()
@@ -80,36 +96,57 @@ class TestLedger:
             ledger.mark_done(Stage.GOLD, batch)
         assert ledger.gold_work() == []
 
-    def test_failed_silver_attempts_are_counted(self, tmp_path: Path) -> None:
-        """A failed silver write bumps the batch's attempt, so the retry gets a fresh app id."""
-        ledger = Ledger.load(tmp_path)
-        (tmp_path / "a").write_text("a")
-        batch = ledger.register("orders", tmp_path / "a", "run-1")
+    def test_failed_silver_attempts_skip_and_replay(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Failed attempts are counted; a skipped batch leaves silver's queue until replayed."""
+        root = str(tmp_path / "out")
+        ledger = Ledger.load(spark, root)
+        batch = _register(ledger, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
+        ledger.mark_done(Stage.BRONZE, batch, rows=1)
         ledger.mark_failed(Stage.SILVER, [batch])
         ledger.mark_failed(Stage.SILVER, [batch])
         ledger.save()
-        assert Ledger.load(tmp_path).sources["orders"][0].silver_attempt == 2
+        loaded = Ledger.load(spark, root)
+        assert loaded.sources["orders"][0].silver_attempt == 2
+        with pytest.raises(LedgerError, match="a skip needs a reason"):
+            loaded.skip("orders", 1, " ")
+        with pytest.raises(LedgerError, match="no batch 7 of source 'orders'"):
+            loaded.skip("orders", 7, "why")
+        loaded.skip("orders", 1, "out-of-order change, fixed upstream in batch 2")
+        loaded.save()
+        skipped = Ledger.load(spark, root)
+        assert skipped.pending(Stage.SILVER) == []
+        assert skipped.sources["orders"][0].status == "skipped"
+        replayed = skipped.replay("orders", 1)
+        assert (replayed.status, replayed.silver_attempt) == ("silver pending", 3)
+        assert [b.batch_id for b in skipped.pending(Stage.SILVER)] == [1]
+        with pytest.raises(LedgerError, match="is not skipped"):
+            skipped.replay("orders", 1)
 
-    def test_ledger_of_etl_app_0_1_loads_with_its_gold_work(self, tmp_path: Path) -> None:
-        """A version-1 ledger (no format key) loads: its gold work is the dates and CLV flag."""
+    def test_ledger_json_of_etl_app_0_1_is_migrated_once(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A version-1 JSON ledger is copied into the table with its gold work; the file stays."""
         path = tmp_path / "_state" / "ledger.json"
         path.parent.mkdir()
         batch = {"file": "f", "sha256": "x", "registered_by": "r", "bronze_rows": 3}
-        path.write_text(
-            json.dumps(
-                {
-                    "sources": {
-                        "orders": [
-                            {**batch, "batch_id": 1, "silver_done": True, "counts": {"b": 3}},
-                            {**batch, "batch_id": 2, "sha256": "y"},
-                        ]
-                    },
-                    "gold_dates": ["2024-01-02"],
-                    "gold_clv": True,
-                }
-            )
+        text = json.dumps(
+            {
+                "sources": {
+                    "orders": [
+                        {**batch, "batch_id": 1, "silver_done": True, "counts": {"b": 3}},
+                        {**batch, "batch_id": 2, "sha256": "y"},
+                    ]
+                },
+                "gold_dates": ["2024-01-02"],
+                "gold_clv": True,
+            }
         )
-        ledger = Ledger.load(tmp_path)
+        path.write_text(text)
+        Ledger.load(spark, str(tmp_path))
+        path.write_text("{not json: the table is read from now on")
+        ledger = Ledger.load(spark, str(tmp_path))
         assert ledger.pending(Stage.GOLD) == []
         assert [b.batch_id for b in ledger.pending(Stage.SILVER)] == [2]
         assert (ledger.gold_dates, ledger.gold_clv) == ({"2024-01-02"}, True)
@@ -120,52 +157,39 @@ class TestLedger:
         [
             ("{not json", "not valid JSON"),
             ('{"sources": {"orders": [{"batch_id": "one"}]}}', "sources.orders.0.batch_id"),
-            ('{"sources": {}, "gold_dates": ["yesterday"]}', "gold_dates.0"),
-            ('{"sources": {}, "surprise": 1}', "surprise"),
             ('{"sources": {}, "format": 9}', "format 9 is newer"),
-            ("[]", "(top level)"),
         ],
     )
-    def test_corrupt_ledger_names_the_file_the_problem_and_the_backup(
-        self, tmp_path: Path, text: str, expected: str
+    def test_corrupt_json_ledger_names_the_file_and_the_problem(
+        self, spark: SparkSession, tmp_path: Path, text: str, expected: str
     ) -> None:
-        """A ledger that is not JSON or not a ledger is refused, naming the file and the .bak."""
+        """A JSON ledger to migrate that is not a ledger is refused, naming the file."""
         path = tmp_path / "_state" / "ledger.json"
         path.parent.mkdir()
         path.write_text(text)
         with pytest.raises(LedgerError) as info:
-            Ledger.load(tmp_path)
+            Ledger.load(spark, str(tmp_path))
         message = str(info.value)
         assert expected in message
         assert f"the batch ledger {path} is corrupt" in message
-        assert f"{path}.bak" in message
         assert "do not delete it" in message
         assert info.value.exit_code == 2
 
-    def test_save_keeps_the_previous_ledger(self, tmp_path: Path) -> None:
-        """Each save keeps the file it replaces as ledger.json.bak."""
-        ledger = Ledger.load(tmp_path)
-        ledger.save()
-        (tmp_path / "a").write_text("a")
-        ledger.register("orders", tmp_path / "a", "run-1")
-        ledger.save()
-        backup = json.loads((tmp_path / "_state" / "ledger.json.bak").read_text())
-        assert backup["sources"] == {}
-        assert len(Ledger.load(tmp_path).sources["orders"]) == 1
-
-    def test_folder_hash_covers_names_and_contents(self, tmp_path: Path) -> None:
-        """A folder of part files hashes by names and contents, like a single file by content."""
-        folder = tmp_path / "orders_0001.json"
-        folder.mkdir()
-        (folder / "part-0").write_text("a")
-        (folder / "part-1").write_text("b")
-        before = content_hash(folder)
-        (folder / "part-1").write_text("c")
-        assert content_hash(folder) != before
-        (folder / "part-1").write_text("b")
-        assert content_hash(folder) == before
-        (folder / "part-1").rename(folder / "part-2")
-        assert content_hash(folder) != before
+    def test_corrupt_ledger_table_names_the_table_and_the_way_back(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A ledger row that is not a ledger row is refused, naming the table and RESTORE."""
+        root = str(tmp_path / "out")
+        ledger = Ledger.load(spark, root)
+        _register(ledger, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
+        spark.sql(f'UPDATE delta.`{ledger.location}` SET state = \'{{"silver_done": "no"}}\'')
+        with pytest.raises(LedgerError) as info:
+            Ledger.load(spark, root)
+        message = str(info.value)
+        assert f"the batch ledger table {ledger.location} is corrupt" in message
+        assert "row (orders, 1): silver_done" in message
+        assert "RESTORE TABLE" in message
+        assert info.value.exit_code == 2
 
 
 class TestRunReport:

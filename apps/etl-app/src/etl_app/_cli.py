@@ -1,4 +1,4 @@
-"""Command line: ``etl-app run | generate-sample | validate-config | schemas | migrate``.
+"""Command line: ``etl-app run | generate-sample | validate-config | schemas | migrate | batches``.
 
 Errors the app raises on purpose (bad arguments, bad config, a failed gate, ...) are printed as
 one clear message with a non-zero exit code; no Spark or Python stack trace reaches the user
@@ -70,7 +70,46 @@ def _parser() -> argparse.ArgumentParser:
     config_args(migrate)
     migrate.add_argument("--output", help="data root (overrides output.root)")
     migrate.add_argument("--traceback", action="store_true", help="show the full error trace")
+
+    batches = sub.add_parser("batches", help="list, skip or replay batches of the ledger")
+    batch_sub = batches.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (
+        ("list", "list every batch and how far it got"),
+        ("skip", "take a refused batch out of silver and gold, with a reason"),
+        ("replay", "make a skipped batch pending again"),
+    ):
+        action = batch_sub.add_parser(name, help=text)
+        config_args(action)
+        action.add_argument("--output", help="data root (overrides output.root)")
+        action.add_argument("--traceback", action="store_true", help="show the full error trace")
+        if name != "list":
+            action.add_argument("source", help="source name (orders, customers, ...)")
+            action.add_argument("batch", type=int, help="batch id (see `batches list`)")
+        if name == "skip":
+            action.add_argument("--reason", required=True, help="why (kept in the ledger)")
     return parser
+
+
+def _batches(args: argparse.Namespace, config: AppConfig) -> int:
+    from pyspark.sql import SparkSession
+
+    from etl_app import _operator
+
+    config = config.with_overrides(output_root=args.output)
+    owned = SparkSession.getActiveSession() is None
+    spark: SparkSession | None = None
+    try:
+        spark = build_spark_session(config.spark)
+        if args.action == "list":
+            print(_operator.list_batches(config, spark))
+        elif args.action == "skip":
+            print(_operator.skip_batch(config, spark, args.source, args.batch, args.reason))
+        else:
+            print(_operator.replay_batch(config, spark, args.source, args.batch))
+    finally:
+        if owned and spark is not None:
+            spark.stop()
+    return EXIT_OK
 
 
 def _run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -161,6 +200,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _schemas(config)
     if args.command == "migrate":
         return _migrate(args, config)
+    if args.command == "batches":
+        return _batches(args, config)
     return _run(args, config)
 
 

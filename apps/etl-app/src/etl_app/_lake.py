@@ -9,10 +9,11 @@ by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear erro
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from etl_app import _storage
 from etl_app.errors import LakeLayoutError
 
 if TYPE_CHECKING:
@@ -24,9 +25,15 @@ if TYPE_CHECKING:
 CDF_PROPERTY = "delta.enableChangeDataFeed"
 
 
-def exists(path: str) -> bool:
-    """Whether a Delta table exists at ``path`` (a local data root)."""
-    return (Path(path) / "_delta_log").is_dir()
+def exists(spark: SparkSession, path: str) -> bool:
+    """Whether a Delta table exists at ``path``: it has a commit (any FileSystem, any URI).
+
+    A ``_delta_log`` folder without a commit file (a first write interrupted by a crash or a
+    full disk) is no table: the next write creates it.
+    """
+    from delta.tables import DeltaTable
+
+    return bool(DeltaTable.isDeltaTable(spark, path))
 
 
 def _detail(spark: SparkSession, path: str) -> Any:
@@ -55,16 +62,27 @@ def check_layout(spark: SparkSession, spec: TableSpec, path: str) -> None:
         LakeLayoutError: The table exists with other partitioning or without the change data
             feed; the message says to run ``etl-app migrate``.
     """
-    if exists(path):
+    if exists(spark, path):
         problems = layout_problems(spark, spec, path)
         if problems:
             raise LakeLayoutError(spec.silver, path, problems)
 
 
 def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: StructType) -> None:
-    """Create the empty silver table (metadata-only commit) with the spec's layout."""
+    """Create the empty silver table (metadata-only commit) with the spec's layout.
+
+    Two runs creating it at once: the one Delta refuses (``ProtocolChangedException``) finds
+    the table the other created. A ``_delta_log`` folder without a commit (an interrupted
+    first write) on a local path is removed first: it holds nothing, and Delta's
+    ``createIfNotExists`` would take it for a table.
+    """
     from delta.tables import DeltaTable
 
+    local = _storage.local_path(path)
+    if local is not None and (local / "_delta_log").is_dir() and not exists(spark, path):
+        log = local / "_delta_log"
+        if not any(log.glob("*.json")) and not any(log.glob("*.checkpoint*")):
+            shutil.rmtree(log)
     builder = (
         DeltaTable.createIfNotExists(spark)
         .location(path)
@@ -73,7 +91,13 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
     )
     if spec.partition_by:
         builder = builder.partitionedBy(*spec.partition_by)
-    builder.execute()
+    try:
+        builder.execute()
+    except Exception as exc:
+        if "PROTOCOL_CHANGED" not in str(exc) and "ProtocolChanged" not in str(exc):
+            raise
+        if not exists(spark, path):
+            raise
 
 
 @dataclass(frozen=True)
@@ -109,7 +133,7 @@ def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
     """
     from delta.tables import DeltaTable
 
-    if not exists(path):
+    if not exists(spark, path):
         return Migration(spec.silver, path, ())
     problems = tuple(layout_problems(spark, spec, path))
     if not problems:

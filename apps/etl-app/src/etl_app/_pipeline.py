@@ -32,7 +32,7 @@ from pyspark import StorageLevel
 
 from delta_safe_writer import SafeDeltaWriter, WriteContext, WriteResult
 from dq_gates import Gate, GateResult
-from etl_app import _lake
+from etl_app import _lake, _storage
 from etl_app import _transform as tr
 from etl_app._report import RunReport, TableStep
 from etl_app._specs import DEFAULT_SPECS, Stage, TableSpec, WriteMode
@@ -130,7 +130,6 @@ class Pipeline:
             default). Gold needs sources named ``customers`` (SCD2) and ``orders``.
 
     Raises:
-        LedgerError: The ledger under the data root is corrupt.
         ValueError: Two specs share a name.
     """
 
@@ -153,7 +152,7 @@ class Pipeline:
         self.metrics = metrics or EtlMetrics()
         self.job = config.job.name
         self.env = config.job.env
-        self.root = config.output_root()
+        self.root = _output_root(config)
         self.registry = SchemaRegistry(config.schemas_dir())
         self.writer = SafeDeltaWriter(spark, app_id=self.job)
         # Only bronze may gain columns, and only under the ``evolve`` drift policy.
@@ -162,7 +161,8 @@ class Pipeline:
             app_id=self.job,
             allow_schema_evolution=config.schemas.drift_policy == "evolve",
         )
-        self.ledger = Ledger.load(self.root)
+        self._ledger: Ledger | None = None
+        self._deferred: list[Exception] = []
         self._written: dict[str, tuple[str, int]] = {}
         self._check: _SilverCheck | None = None
         self._layout_checked: set[str] = set()
@@ -171,16 +171,39 @@ class Pipeline:
             job=self.job,
             env=self.env,
             stages=Stage.FULL.value,
-            output_root=str(self.root),
+            output_root=self.root,
         )
+
+    @property
+    def ledger(self) -> Ledger:
+        """The batch ledger table under the data root, read on first use.
+
+        Raises:
+            LedgerError: The ledger (or the JSON ledger being migrated) is corrupt.
+        """
+        if self._ledger is None:
+            self._ledger = Ledger.load(self.spark, self.root)
+        return self._ledger
 
     # -- paths and writers ------------------------------------------------------------------
 
     def table_path(self, layer: str, table: str) -> str:
-        """Path of a Delta table under the data root (``silver/orders``)."""
-        return str(self.root / layer / table)
+        """Location of a Delta table under the data root (``silver/orders``)."""
+        return _storage.join(self.root, layer, table)
 
-    def silver_writer(self, spec: TableSpec, attempt: int = 0) -> SafeDeltaWriter:
+    def app_id(self, source: str, batch_id: int, attempt: int = 0) -> str:
+        """Delta ``txnAppId`` of a batch's writes: one per (job, source, batch, attempt).
+
+        One app id per batch makes Delta's idempotency exact: a write is skipped only when
+        THIS batch committed before, never because another run committed a higher batch id
+        first (with one app id per job, ``txnVersion`` 1 is skipped once 2 committed).
+        """
+        suffix = f"#attempt-{attempt}" if attempt else ""
+        return f"{self.job}/{source}/{batch_id}{suffix}"
+
+    def silver_writer(
+        self, spec: TableSpec, attempt: int = 0, batch_id: int | None = None
+    ) -> SafeDeltaWriter:
         """The writer of ``spec``'s silver table: reconciles each commit, rolls back on failure.
 
         Its post-write hooks check the commit's row count against the de-duplication's (and,
@@ -191,10 +214,22 @@ class Pipeline:
         hooks: list[Callable[[WriteContext], object]] = [self._reconcile_commit]
         if spec.mode is WriteMode.SCD2:
             hooks.append(functools.partial(self._audit_history, spec))
-        app_id = self.job if attempt == 0 else f"{self.job}#attempt-{attempt}"
+        app_id = (
+            self.app_id(spec.name, batch_id, attempt)
+            if batch_id is not None
+            else (self.job if attempt == 0 else f"{self.job}#attempt-{attempt}")
+        )
         return SafeDeltaWriter(
             self.spark, app_id=app_id, post_hooks=hooks, rollback_on_failure=True
         )
+
+    def gold_writer(self, run: int) -> SafeDeltaWriter:
+        """The writer of gold run ``run``: its own app id (``<job>/gold/<run>``).
+
+        Gold run ids are allocated atomically in the ledger; with one app id per run, a run
+        that commits after a newer one is not skipped by Delta as already seen.
+        """
+        return SafeDeltaWriter(self.spark, app_id=f"{self.job}/gold/{run}")
 
     @property
     def dimension_writer(self) -> SafeDeltaWriter:
@@ -236,9 +271,11 @@ class Pipeline:
                 bound_context(job=self.job, env=self.env, run_id=self.run_id),
                 self.metrics.track_job_execution(self.job, self.env),
             ):
-                log.info("run_started", stages=requested.value, output_root=str(self.root))
+                log.info("run_started", stages=requested.value, output_root=self.root)
                 for stage in requested.selected():
                     self._stage(stage.value, bodies[stage])
+                # A source's refused batch did not stop the other sources (nor gold).
+                self._raise_deferred()
                 started_metrics = time.perf_counter()
                 self._record_table_metrics()
                 self.report.stage_durations_s["table_metrics"] = round(
@@ -254,9 +291,26 @@ class Pipeline:
             self.report.duration_s = round(time.perf_counter() - started, 3)
             self.report.finished_at = datetime.now(UTC).isoformat()
             self._publish_metrics()
-            self.report.write(self.root / "reports" / f"run-{self.run_id}.json")
+            self._write_report()
             log.info("run_finished", status=self.report.status, seconds=self.report.duration_s)
         return self.report
+
+    def _raise_deferred(self) -> None:
+        if self._deferred:
+            raise self._deferred[0]
+
+    def _write_report(self) -> None:
+        """The JSON report under ``<root>/reports``: a local file, or through Spark on a URI."""
+        local = _storage.local_path(self.root)
+        if local is not None:
+            self.report.write(local / "reports" / f"run-{self.run_id}.json")
+            return
+        import json
+
+        text = json.dumps(self.report.to_dict(), default=str)
+        target = _storage.join(self.root, "reports", f"run-{self.run_id}.json")
+        frame = self.spark.createDataFrame([(text,)], "value STRING").coalesce(1)
+        frame.write.mode("overwrite").text(target)
 
     def _stage(self, stage: str, body: Callable[[], None]) -> None:
         started = time.perf_counter()
@@ -278,36 +332,55 @@ class Pipeline:
         configured = getattr(self.config.input, spec.name, None)
         return configured if isinstance(configured, type(spec.input)) else spec.input
 
+    def _input_location(self) -> str:
+        """The input folder as a URI or absolute path (relative to the config file's folder)."""
+        configured = self.config.input.dir
+        if configured and _storage.is_uri(configured):
+            return _storage.resolve(configured)
+        return str(self.config.input_dir())
+
     def _bronze(self) -> None:
-        input_dir = self.config.input_dir()
-        if not input_dir.is_dir():
-            raise InputError(
-                f"input folder {input_dir} does not exist; set input.dir in the config or pass "
-                "--input (etl-app generate-sample --out DIR writes sample files)"
-            )
+        input_dir = self._input_location()
         for spec in self.specs:
             settings = self._input(spec)
-            files = sorted(input_dir.glob(settings.pattern))
+            try:
+                files = _storage.list_files(self.spark, input_dir, settings.pattern)
+            except FileNotFoundError:
+                raise InputError(
+                    f"input folder {input_dir} does not exist; set input.dir in the config or "
+                    "pass --input (etl-app generate-sample --out DIR writes sample files)"
+                ) from None
             if not files:
                 log.warning("no_input_files", source=spec.name, pattern=settings.pattern)
             for file in files:
-                batch = self.ledger.register(spec.name, file, self.run_id)
-                self.ledger.save()
+                batch = self.ledger.register(
+                    spec.name,
+                    file,
+                    self.run_id,
+                    functools.partial(_storage.content_hash, self.spark, file.path, file.length),
+                )
                 if batch.bronze_rows is None:
                     self._ingest(spec, settings, file, batch)
+        self.ledger.save()
 
-    def _ingest(self, spec: TableSpec, settings: SourceConfig, file: Path, batch: Batch) -> None:
+    def _ingest(
+        self, spec: TableSpec, settings: SourceConfig, file: _storage.InputFile, batch: Batch
+    ) -> None:
         subject = spec.bronze
         registered = self.registry.get(subject)
-        raw = tr.read_raw(self.spark, str(file), settings.format)
         raw_columns = [f for f in registered.field_names if f not in tr.INGESTION_COLUMNS]
+        if file.length == 0:
+            # An empty file is a 0-row batch (Spark infers no columns from it: no drift).
+            raw = self.spark.createDataFrame([], ", ".join(f"`{c}` STRING" for c in raw_columns))
+        else:
+            raw = tr.read_raw(self.spark, file.path, settings.format)
         actual = tr.add_ingestion_columns(
-            raw, source_file=str(file), run_id=self.run_id, batch_id=batch.batch_id
+            raw, source_file=file.path, run_id=self.run_id, batch_id=batch.batch_id
         )
         drift = detect_drift(registered, actual.schema)
         columns = self._apply_drift_policy(
             subject=subject,
-            file=file,
+            file=file.path,
             registered=registered,
             drift=drift,
             raw_columns=raw_columns,
@@ -315,22 +388,19 @@ class Pipeline:
         )
         bronze = tr.add_ingestion_columns(
             tr.conform_to_columns(raw, columns),
-            source_file=str(file),
+            source_file=batch.file,
             run_id=self.run_id,
             batch_id=batch.batch_id,
         )
         target = self.table_path("bronze", spec.name)
-        result = self.bronze_writer.append(
-            bronze, target, batch_id=batch.batch_id, run_id=self.run_id
+        writer = SafeDeltaWriter(
+            self.spark,
+            app_id=self.app_id(spec.name, batch.batch_id),
+            allow_schema_evolution=self.bronze_writer.allow_schema_evolution,
         )
+        result = writer.append(bronze, target, batch_id=batch.batch_id, run_id=self.run_id)
         if result.skipped:
-            # The append committed in an earlier run whose ledger update was lost: count it.
-            rows = (
-                self.spark.read.format("delta")
-                .load(target)
-                .filter(f"batch_id = {batch.batch_id}")
-                .count()
-            )
+            rows = self._bronze_batch_rows(spec, batch, target, result)
         else:
             rows = _rows_written(result)
         self.ledger.mark_done(Stage.BRONZE, batch, rows=rows)
@@ -338,11 +408,45 @@ class Pipeline:
         self._record_write("bronze", subject, result, rows, batch.batch_id)
         self.metrics.record_records_processed(self.job, "bronze", subject, rows)
 
+    def _bronze_batch_rows(
+        self, spec: TableSpec, batch: Batch, target: str, result: WriteResult
+    ) -> int:
+        """Rows of a batch whose bronze append was skipped, checked to be THIS batch's.
+
+        Skipped means an empty input (no commit) or Delta's transaction id of this batch is
+        already in the table (the append committed in an earlier run whose ledger update was
+        lost). In the second case the rows of ``batch_id`` in bronze must come from this
+        batch's file; anything else is refused instead of being counted as this batch.
+
+        Raises:
+            InputError: Bronze holds rows of this batch id from another file.
+        """
+        if result.source_rows == 0 or not _lake.exists(self.spark, target):
+            return 0
+        found = (
+            self.spark.read.format("delta")
+            .load(target)
+            .filter(f"batch_id = {batch.batch_id}")
+            .groupBy("source_file")
+            .count()
+            .collect()
+        )
+        files = {str(r["source_file"]): int(r["count"]) for r in found}
+        if set(files) - {batch.file}:
+            raise InputError(
+                f"{spec.bronze} batch {batch.batch_id}: Delta skipped the append of "
+                f"{batch.file} as already committed, but bronze holds the batch's rows from "
+                f"{sorted(files)}; the ledger {self.ledger.location} and bronze disagree about "
+                f"which file is batch {batch.batch_id}. Nothing was written. List the batches "
+                "with `etl-app batches list` and compare them with the bronze table."
+            )
+        return sum(files.values())
+
     def _apply_drift_policy(
         self,
         *,
         subject: str,
-        file: Path,
+        file: str,
         registered: TableSchema,
         drift: DriftReport,
         raw_columns: list[str],
@@ -358,7 +462,7 @@ class Pipeline:
         self.report.drift.append(
             {
                 "table": subject,
-                "file": str(file),
+                "file": file,
                 "policy": policy,
                 "summary": summary,
                 "changes": drift.to_dict(Compatibility.BACKWARD)["changes"],
@@ -370,7 +474,7 @@ class Pipeline:
                 "source, register a new schema version, or set schemas.drift_policy to "
                 "'warn' (ignore extra columns) or 'evolve' (add them to bronze)."
             )
-        log.warning("schema_drift", table=subject, file=str(file), policy=policy, drift=summary)
+        log.warning("schema_drift", table=subject, file=file, policy=policy, drift=summary)
         if policy == "evolve":
             extra = [c for c in raw.columns if c not in raw_columns]
             return raw_columns + extra
@@ -386,7 +490,21 @@ class Pipeline:
             self._check_layout(spec)
             gate = self._gate(spec.name)
             for batch in pending:
-                self._silver_batch(spec, gate, batch)
+                try:
+                    self._silver_batch(spec, gate, batch)
+                except Exception as exc:
+                    # A refused batch stops its own source (later batches wait, in order) but
+                    # not the other sources nor gold; the run still fails with this error.
+                    log.error(  # noqa: TRY400 - one line, no trace
+                        "silver_batch_refused",
+                        table=spec.silver,
+                        batch_id=batch.batch_id,
+                        error=f"{type(exc).__name__}: {exc}",
+                        way_out=f"etl-app batches skip {spec.name} {batch.batch_id} --reason ...",
+                    )
+                    self.metrics.record_error(self.job, "silver", exc)
+                    self._deferred.append(exc)
+                    break
 
     def _check_layout(self, spec: TableSpec) -> None:
         """Refuse a silver table in an older layout (once per table and run)."""
@@ -401,11 +519,13 @@ class Pipeline:
         return Gate.from_yaml(path)
 
     def _silver_batch(self, spec: TableSpec, gate: Gate, batch: Batch) -> None:
-        bronze = (
-            self.spark.read.format("delta")
-            .load(self.table_path("bronze", spec.name))
-            .filter(f"batch_id = {batch.batch_id}")
-        )
+        path = self.table_path("bronze", spec.name)
+        if _lake.exists(self.spark, path):
+            bronze = self.spark.read.format("delta").load(path)
+        else:
+            # A missing upstream table reads as empty (a first batch of 0 rows).
+            bronze = self.spark.createDataFrame([], self.registry.get(spec.bronze).to_spark())
+        bronze = bronze.filter(f"batch_id = {batch.batch_id}")
         gated: GateResult = gate.run(spec.typing(bronze))
         try:
             self._write_silver(spec, batch, gated)
@@ -510,11 +630,11 @@ class Pipeline:
     ) -> tuple[WriteResult, int | None]:
         """Write the de-duplicated batch; return the result and the version holding it."""
         target = self.table_path("silver", spec.name)
-        if not _lake.exists(target):
+        if not _lake.exists(self.spark, target):
             schema = self.registry.get(spec.silver).to_spark()
             _lake.create_table(self.spark, spec, target, schema)
         for _ in range(2):
-            writer = self.silver_writer(spec, batch.silver_attempt)
+            writer = self.silver_writer(spec, batch.silver_attempt, batch.batch_id)
             self._check = _SilverCheck(spec, target, batch, counts)
             try:
                 result = self._write_spec(writer, spec, batch, latest, target)
@@ -626,7 +746,8 @@ class Pipeline:
             )
 
     def _write_quarantine(self, spec: TableSpec, gated: GateResult, batch: Batch) -> int:
-        result = self.writer.append(
+        writer = SafeDeltaWriter(self.spark, app_id=self.app_id(spec.name, batch.batch_id))
+        result = writer.append(
             gated.quarantine,
             self.table_path("quarantine", spec.name),
             batch_id=batch.batch_id,
@@ -648,12 +769,17 @@ class Pipeline:
     # -- gold -------------------------------------------------------------------------------
 
     def _gold(self) -> None:
+        # Other runs may have moved batches on since this run read the ledger.
+        self.ledger.save()
+        self.ledger.refresh()
         legacy = bool(self.ledger.gold_dates or self.ledger.gold_clv)
         if not self.ledger.pending(Stage.GOLD) and not legacy:
             log.info("gold_up_to_date")
             return
         tables = [self.table_path("gold", t) for t in ("daily_revenue", "customer_lifetime_value")]
-        work = self.ledger.gold_work(after=max(self._last_gold_run(t) for t in tables))
+        work = self.ledger.gold_work(
+            after=max(self._last_gold_run(t) for t in tables), run_id=self.run_id
+        )
         self.ledger.save()
         orders, customers = self._spec("orders"), self._spec("customers")
         for spec in (orders, customers):
@@ -674,12 +800,13 @@ class Pipeline:
 
     def _last_gold_run(self, target: str) -> int:
         """The newest gold run id (``txnVersion``) this job committed to ``target``, or 0."""
-        if not _lake.exists(target):
+        if not _lake.exists(self.spark, target):
             return 0
         ids = [
             c["writer_metadata"].get("batch_id")
             for c in self.writer.history(target, limit=GOLD_HISTORY_WINDOW)
             if c["writer_metadata"].get("app_id") == self.job
+            or str(c["writer_metadata"].get("app_id")).startswith(f"{self.job}/gold/")
         ]
         return max((i for i in ids if isinstance(i, int)), default=0)
 
@@ -733,7 +860,7 @@ class Pipeline:
         # One call creates the table partitioned by the column later runs replace by, and
         # allow_empty makes a run whose touched dates lost every revenue order delete
         # their old rows instead of skipping the write.
-        result = self.writer.overwrite_partitions(
+        result = self.gold_writer(run).overwrite_partitions(
             revenue,
             self.table_path("gold", "daily_revenue"),
             tr.dates_predicate("order_date", dates),
@@ -758,8 +885,10 @@ class Pipeline:
         orders_path = self.table_path("silver", "orders")
         customers_path = self.table_path("silver", customers.name)
         customer_changes = self._changes(customers, customer_batches)
-        if self.ledger.gold_clv or not _lake.exists(target):
-            if not (_lake.exists(orders_path) and _lake.exists(customers_path)):
+        if self.ledger.gold_clv or not _lake.exists(self.spark, target):
+            if not (
+                _lake.exists(self.spark, orders_path) and _lake.exists(self.spark, customers_path)
+            ):
                 return
             # No table yet, or gold work left by etl-app 0.1: build it from all of silver.
             clv = tr.customer_lifetime_value(
@@ -767,7 +896,7 @@ class Pipeline:
                 self.spark.read.format("delta").load(customers_path),
             )
             self._check_contract("gold.customer_lifetime_value", clv)
-            result = self.writer.overwrite(
+            result = self.gold_writer(run).overwrite(
                 clv, target, allow_full_overwrite=True, batch_id=run, run_id=self.run_id
             )
             self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
@@ -800,7 +929,7 @@ class Pipeline:
                 )
                 rows = tr.clv_rows(totals, silver_customers)
                 self._check_contract("gold.customer_lifetime_value", rows)
-                result = self.writer.merge(
+                result = self.gold_writer(run).merge(
                     rows,
                     target,
                     ["customer_id"],
@@ -899,8 +1028,14 @@ class Pipeline:
             )
             self.report.metrics_sink = f"pushgateway {gateway.url}" + ("" if ok else " (FAILED)")
         else:
-            path = write_textfile(self.root / self.config.metrics.textfile, self.metrics.registry)
+            local = _storage.local_path(self.root) or Path(".")
+            path = write_textfile(local / self.config.metrics.textfile, self.metrics.registry)
             self.report.metrics_sink = f"textfile {path}"
+
+
+def _output_root(config: AppConfig) -> str:
+    """The data root as a URI or absolute path (plain paths relative to the working folder)."""
+    return _storage.resolve(config.output.root)
 
 
 def _rows_written(result: WriteResult) -> int:
@@ -950,5 +1085,8 @@ def migrate_lake(config: AppConfig, *, spark: SparkSession) -> list[_lake.Migrat
     Returns:
         What was done, per silver table.
     """
-    root = config.output_root()
-    return [_lake.migrate(spark, spec, str(root / "silver" / spec.name)) for spec in DEFAULT_SPECS]
+    root = _output_root(config)
+    return [
+        _lake.migrate(spark, spec, _storage.join(root, "silver", spec.name))
+        for spec in DEFAULT_SPECS
+    ]

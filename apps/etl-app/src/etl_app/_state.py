@@ -1,38 +1,60 @@
-"""The batch ledger: which input file is which bronze batch, and how far each batch got.
+"""The batch ledger: which input file is which batch, and how far each batch got.
 
-Delta's idempotent writes need a monotonically increasing ``txnVersion`` per writer app id. The
-ledger maps each input file's content hash to a stable batch id (1, 2, ...), so a file that is
-seen again (same content, even under another name) keeps its id and its writes are skipped.
-It also records, per batch, the silver commit it produced and whether gold has folded it in,
-so ``--cmd gold`` can run in a later process and read exactly those commits' changes.
+The ledger is a small Delta table in the lake (``<output root>/_etl_state/batches``), so a run
+that resumes in another pod, or on another machine, finds it. One row per batch (source,
+batch id, content hash, file, how far it got as JSON), one row for the ledger's own gold
+bookkeeping, and one row per gold run.
 
-The ledger is a local JSON file (``<root>/_state/ledger.json``), validated on load; its
-interface is kept small (load, register, pending, mark done / failed, save) so it can move into
-the lake later. Each save keeps the previous file as ``ledger.json.bak``.
+Allocation is atomic: a new batch id is taken by an insert-only MERGE keyed on
+``(source, batch_id)`` that also matches the content hash. Two runs allocating the same id at
+once cannot both commit (Delta's optimistic concurrency refuses the second MERGE, or it finds
+the row and inserts nothing); the loser re-reads the ledger and takes the next id. Progress
+updates are per-row MERGEs of the rows a run changed, retried on a Delta conflict, so two runs
+never overwrite each other's batches.
+
+A lake written by etl-app 0.1/0.2 kept the ledger as ``_state/ledger.json``; on the first load
+it is copied into the table once (the file is left as it was).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
+import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import date
-from pathlib import Path
-from typing import Any
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
 
+from etl_app import _lake, _storage
 from etl_app._specs import Stage
 from etl_app.errors import LedgerError
 
-STATE_FILE = "_state/ledger.json"
-#: Version of the file layout. Files without one were written by etl-app 0.1.
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from etl_app._storage import InputFile
+
+#: The ledger table, under the output root.
+LEDGER_TABLE = "_etl_state/batches"
+#: The JSON ledger of etl-app 0.1/0.2 (read once, then left alone).
+LEGACY_FILE = "_state/ledger.json"
+#: Version of the JSON layout. Files without one were written by etl-app 0.1.
 FORMAT = 2
+#: Source name of the row holding the ledger's own gold bookkeeping.
+META = "__ledger__"
+#: Source name of the rows allocating gold run ids.
+GOLD = "__gold__"
+#: Attempts at a ledger commit that Delta refuses for a concurrent change.
+COMMIT_ATTEMPTS = 8
 _STRICT = ConfigDict(extra="forbid")
+_KEY_FIELDS = ("batch_id", "sha256", "file", "registered_by")
+_TABLE_DDL = (
+    "source STRING NOT NULL, batch_id BIGINT NOT NULL, sha256 STRING, file STRING, "
+    "registered_by STRING, state STRING, updated_at TIMESTAMP"
+)
 
 
 @dataclass
@@ -41,8 +63,8 @@ class Batch:
 
     Attributes:
         batch_id: Stable id, also the Delta ``txnVersion`` of every write of this batch.
-        file: Input path as read.
-        sha256: Content hash (for a folder: over its files' names and contents).
+        file: Input path (URI) as first read.
+        sha256: Content hash of the file's bytes.
         registered_by: Run id that first saw the file.
         bronze_rows: Rows appended to bronze (None until bronze committed).
         silver_done: Whether silver (and quarantine) processed the batch.
@@ -53,6 +75,11 @@ class Batch:
         silver_version: Version of the silver commit of the batch (None: no commit).
         gold_run: The gold run that folds the batch in (set when that run starts).
         gold_done: Whether gold has folded the batch's silver changes in.
+        length: File size when registered (with ``modified_ms``: a cheap identity that spares
+            hashing a file seen before).
+        modified_ms: File modification time when registered, epoch milliseconds.
+        skipped: Why an operator skipped the batch (``etl-app batches skip``); None when not
+            skipped. A skipped batch is not processed by silver or gold.
     """
 
     __pydantic_config__ = _STRICT
@@ -68,11 +95,28 @@ class Batch:
     silver_version: StrictInt | None = None
     gold_run: StrictInt | None = None
     gold_done: StrictBool = False
+    length: StrictInt | None = None
+    modified_ms: StrictInt | None = None
+    skipped: StrictStr | None = None
+
+    @property
+    def status(self) -> str:
+        """``skipped``, ``done``, ``gold pending``, ``silver pending`` or ``bronze pending``."""
+        if self.skipped is not None:
+            return "skipped"
+        if self.gold_done:
+            return "done"
+        if self.silver_done:
+            return "gold pending"
+        return "silver pending" if self.bronze_rows is not None else "bronze pending"
+
+
+_BATCH = TypeAdapter(Batch)
 
 
 @dataclass
 class _File:
-    """The JSON document, as validated on load."""
+    """The JSON document of etl-app 0.1/0.2, as validated on load."""
 
     __pydantic_config__ = _STRICT
 
@@ -87,11 +131,43 @@ _FILE = TypeAdapter(_File)
 
 
 @dataclass
+class _Meta:
+    """The ledger's own row."""
+
+    __pydantic_config__ = _STRICT
+
+    gold_dates: list[date] = field(default_factory=list)
+    gold_clv: StrictBool = False
+    gold_runs: StrictInt = 0
+
+
+_META = TypeAdapter(_Meta)
+
+
+def _is_conflict(exc: BaseException) -> bool:
+    """Whether ``exc`` is Delta refusing a commit for a concurrent change (retry it)."""
+    text = f"{type(exc).__name__} {exc}"
+    return any(
+        marker in text
+        for marker in (
+            "Concurrent",
+            "DELTA_CONCURRENT",
+            "ProtocolChanged",
+            "MetadataChanged",
+            "DELTA_PROTOCOL_CHANGED",
+            "DELTA_METADATA_CHANGED",
+            "FileAlreadyExists",
+        )
+    )
+
+
+@dataclass
 class Ledger:
-    """Batches per source and the gold work pending; saved atomically as JSON.
+    """Batches per source and the gold work pending, kept in a Delta table in the lake.
 
     Attributes:
-        path: The JSON file.
+        spark: Session the table is read and written with.
+        location: The ledger table (``<root>/_etl_state/batches``).
         sources: Batches per source name, in registration order.
         gold_dates: Dates whose gold revenue must be recomputed regardless of silver changes
             (left by etl-app 0.1, whose ledger recorded gold work by date).
@@ -100,23 +176,36 @@ class Ledger:
         gold_runs: Gold runs started so far (the Delta ``txnVersion`` of gold writes).
     """
 
-    path: Path
+    spark: SparkSession
+    location: str
     sources: dict[str, list[Batch]] = field(default_factory=dict)
     gold_dates: set[str] = field(default_factory=set)
     gold_clv: bool = False
     gold_runs: int = 0
+    _saved: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
 
     @classmethod
-    def load(cls, root: Path) -> Ledger:
-        """Read and validate the ledger under the data root (an empty one when none exists).
+    def load(cls, spark: SparkSession, root: str) -> Ledger:
+        """Read the ledger table under the data root (an empty ledger when there is none).
+
+        A lake written by etl-app 0.1/0.2 has ``_state/ledger.json`` instead: it is validated,
+        copied into the table once and left in place.
 
         Raises:
-            LedgerError: The file is unreadable, not JSON, or not a ledger; the message names
-                the file, the first problems and what to do.
+            LedgerError: The table (or the JSON ledger being migrated) is unreadable or not a
+                ledger; the message names it, the first problems and what to do.
         """
-        path = root / STATE_FILE
-        if not path.exists():
-            return cls(path)
+        ledger = cls(spark, _storage.join(root, LEDGER_TABLE))
+        if _lake.exists(spark, ledger.location):
+            ledger.refresh()
+            return ledger
+        legacy = _storage.local_path(_storage.join(root, LEGACY_FILE))
+        if legacy is not None and legacy.exists():
+            ledger._read_legacy(legacy)
+            ledger.save()
+        return ledger
+
+    def _read_legacy(self, path: Any) -> None:
         try:
             raw: Any = json.loads(path.read_text(encoding="utf-8"))
             data = _FILE.validate_python(raw)
@@ -136,53 +225,265 @@ class Ledger:
             for batches in data.sources.values():
                 for batch in batches:
                     batch.gold_done = batch.silver_done
-        return cls(
-            path,
-            data.sources,
-            {d.isoformat() for d in data.gold_dates},
-            data.gold_clv,
-            data.gold_runs,
+        self.sources = data.sources
+        self.gold_dates = {d.isoformat() for d in data.gold_dates}
+        self.gold_clv = data.gold_clv
+        self.gold_runs = data.gold_runs
+
+    def refresh(self) -> None:
+        """Re-read the table (other runs' batches included); unsaved changes are dropped.
+
+        Raises:
+            LedgerError: A row is not a ledger row, or the table cannot be read.
+        """
+        try:
+            rows = (
+                self.spark.read.format("delta")
+                .load(self.location)
+                .select("source", "batch_id", "sha256", "file", "registered_by", "state")
+                .collect()
+            )
+        except Exception as exc:
+            raise LedgerError(
+                self.location,
+                [f"cannot read the table: {str(exc).splitlines()[0][:300]}"],
+                table=True,
+            ) from None
+        sources: dict[str, list[Batch]] = {}
+        problems: list[str] = []
+        saved: dict[tuple[str, int], str] = {}
+        runs = 0
+        meta = _Meta()
+        for row in rows:
+            source, batch_id = str(row["source"]), int(row["batch_id"])
+            where = f"row ({source}, {batch_id})"
+            try:
+                state = json.loads(row["state"] or "{}")
+                if source == GOLD:
+                    runs = max(runs, batch_id)
+                    continue
+                if source == META:
+                    meta = _META.validate_python(state)
+                    saved[(source, batch_id)] = row["state"]
+                    continue
+                batch = _BATCH.validate_python(
+                    {
+                        **state,
+                        "batch_id": batch_id,
+                        "sha256": row["sha256"],
+                        "file": row["file"],
+                        "registered_by": row["registered_by"],
+                    }
+                )
+            except json.JSONDecodeError as exc:
+                problems.append(f"{where}: state is not valid JSON: {exc}")
+                continue
+            except ValidationError as exc:
+                problems.extend(f"{where}: {_problem(e)}" for e in exc.errors())
+                continue
+            sources.setdefault(source, []).append(batch)
+            saved[(source, batch_id)] = _state_json(batch)
+        if problems:
+            raise LedgerError(self.location, problems, table=True)
+        for batches in sources.values():
+            batches.sort(key=lambda b: b.batch_id)
+        self.sources = sources
+        self.gold_dates = {d.isoformat() for d in meta.gold_dates}
+        self.gold_clv = meta.gold_clv
+        self.gold_runs = max(meta.gold_runs, runs)
+        self._saved = saved
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def _rows(self) -> list[tuple[Any, ...]]:
+        """The rows that differ from what this ledger last read or wrote."""
+        now = datetime.now(UTC)
+        rows: list[tuple[Any, ...]] = []
+        for source, batches in self.sources.items():
+            for batch in batches:
+                state = _state_json(batch)
+                if self._saved.get((source, batch.batch_id)) != state:
+                    rows.append(
+                        (
+                            source,
+                            batch.batch_id,
+                            batch.sha256,
+                            batch.file,
+                            batch.registered_by,
+                            state,
+                            now,
+                        )
+                    )
+        meta = json.dumps(
+            {
+                "gold_dates": sorted(self.gold_dates),
+                "gold_clv": self.gold_clv,
+                "gold_runs": self.gold_runs,
+            },
+            sort_keys=True,
         )
+        if self._saved.get((META, 0), _EMPTY_META) != meta:
+            rows.append((META, 0, None, None, None, meta, now))
+        return rows
 
     def save(self) -> None:
-        """Write the ledger atomically (temp file + rename), keeping the previous one as .bak."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        data = {
-            "format": FORMAT,
-            "sources": {n: [asdict(b) for b in bs] for n, bs in self.sources.items()},
-            "gold_dates": sorted(self.gold_dates),
-            "gold_clv": self.gold_clv,
-            "gold_runs": self.gold_runs,
-        }
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".ledger-")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2)
-        if self.path.exists():
-            shutil.copyfile(self.path, self.path.with_name(self.path.name + ".bak"))
-        os.replace(tmp, self.path)
+        """Write the rows this run changed (one MERGE, retried on a concurrent commit)."""
+        rows = self._rows()
+        if not rows and _lake.exists(self.spark, self.location):
+            return
+        self._merge(rows, insert_only=False)
+        for source, batch_id, _, _, _, state, _ in rows:
+            self._saved[(source, batch_id)] = state
 
-    def register(self, source: str, file: Path, run_id: str) -> Batch:
-        """Return the batch of ``file``: the known one for its content, else a new id."""
-        digest = content_hash(file)
-        batches = self.sources.setdefault(source, [])
-        for batch in batches:
-            if batch.sha256 == digest:
-                return batch
-        batch = Batch(
-            batch_id=max((b.batch_id for b in batches), default=0) + 1,
-            file=str(file),
-            sha256=digest,
-            registered_by=run_id,
+    def _create(self) -> None:
+        from delta.tables import DeltaTable
+        from pyspark.sql.types import (
+            LongType,
+            StringType,
+            StructField,
+            StructType,
+            TimestampType,
         )
-        batches.append(batch)
-        return batch
+
+        schema = StructType(
+            [
+                StructField("source", StringType(), False),
+                StructField("batch_id", LongType(), False),
+                *(
+                    StructField(name, StringType())
+                    for name in ("sha256", "file", "registered_by", "state")
+                ),
+                StructField("updated_at", TimestampType()),
+            ]
+        )
+
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                DeltaTable.createIfNotExists(self.spark).location(self.location).addColumns(
+                    schema
+                ).execute()
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                _backoff(attempt)
+            else:
+                return
+
+    def _merge(self, rows: list[tuple[Any, ...]], *, insert_only: bool) -> int:
+        """Upsert ``rows`` by (source, batch_id); insert-only also matches the content hash.
+
+        Returns:
+            Rows inserted (Delta's MERGE metrics).
+        """
+        from delta.tables import DeltaTable
+
+        if not _lake.exists(self.spark, self.location):
+            self._create()
+        if not rows:
+            return 0
+        frame = self.spark.createDataFrame(rows, _TABLE_DDL)
+        condition = "t.source = s.source AND t.batch_id = s.batch_id"
+        if insert_only:
+            condition = "t.source = s.source AND (t.batch_id = s.batch_id OR t.sha256 = s.sha256)"
+        for attempt in range(COMMIT_ATTEMPTS):
+            merge = (
+                DeltaTable.forPath(self.spark, self.location)
+                .alias("t")
+                .merge(frame.alias("s"), condition)
+            )
+            if not insert_only:
+                merge = merge.whenMatchedUpdateAll()
+            try:
+                metrics = merge.whenNotMatchedInsertAll().execute().collect()
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1 or insert_only:
+                    raise
+                _backoff(attempt)
+            else:
+                return int(metrics[0]["num_inserted_rows"]) if metrics else 0
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _allocate(self, source: str, batch_id: int, batch: Batch | None, run_id: str) -> bool:
+        """Insert the row (source, batch_id) unless it (or the hash) exists; True when ours.
+
+        The insert-only MERGE either commits with our row (Delta's metrics say one row
+        inserted), finds the id or the hash taken (nothing inserted), or loses a race with a
+        concurrent allocation (a Delta conflict): only the first is ours.
+        """
+        row = (
+            source,
+            batch_id,
+            None if batch is None else batch.sha256,
+            None if batch is None else batch.file,
+            run_id,
+            "{}" if batch is None else _state_json(batch),
+            datetime.now(UTC),
+        )
+        try:
+            return self._merge([row], insert_only=True) == 1
+        except Exception as exc:
+            if _is_conflict(exc):
+                return False
+            raise
+
+    def register(
+        self, source: str, file: InputFile, run_id: str, digest: Callable[[], str]
+    ) -> Batch:
+        """Return the batch of ``file``: the known one for its content, else a new id.
+
+        A file listed before with the same path, size and modification time keeps its batch
+        without being read. Otherwise its content hash (``digest()``) is looked up; a new one
+        gets the next id, allocated atomically in the ledger table (a run that loses the race
+        for an id re-reads the ledger and takes the next one).
+
+        Raises:
+            LedgerError: No id could be allocated after repeated concurrent allocations.
+        """
+        for batch in self.sources.get(source, []):
+            if (batch.file, batch.length, batch.modified_ms) == (
+                file.path,
+                file.length,
+                file.modified_ms,
+            ):
+                return batch
+        sha = digest()
+        for attempt in range(COMMIT_ATTEMPTS):
+            batches = self.sources.setdefault(source, [])
+            for batch in batches:
+                if batch.sha256 == sha:
+                    if batch.length is None:
+                        # Registered by etl-app 0.2 (no listing identity yet): record it.
+                        batch.length, batch.modified_ms = file.length, file.modified_ms
+                        batch.file = file.path
+                    return batch
+            batch = Batch(
+                batch_id=max((b.batch_id for b in batches), default=0) + 1,
+                file=file.path,
+                sha256=sha,
+                registered_by=run_id,
+                length=file.length,
+                modified_ms=file.modified_ms,
+            )
+            if self._allocate(source, batch.batch_id, batch, run_id):
+                batches.append(batch)
+                self._saved[(source, batch.batch_id)] = _state_json(batch)
+                return batch
+            self.save()
+            self.refresh()
+            _backoff(attempt)
+        raise LedgerError(
+            self.location,
+            [f"{source}: no batch id could be allocated after {COMMIT_ATTEMPTS} attempts"],
+            table=True,
+        )
 
     def pending(self, stage: Stage, source: str | None = None) -> list[Batch]:
         """Batches the stage has still to process, in batch order.
 
         Args:
             stage: ``SILVER``: in bronze, not yet in silver. ``GOLD``: in silver, not yet
-                folded into gold. ``BRONZE``: registered, not yet in bronze.
+                folded into gold. ``BRONZE``: registered, not yet in bronze. Batches an
+                operator skipped are pending for no stage after bronze.
             source: Only this source's batches (all sources when None).
 
         Returns:
@@ -191,8 +492,10 @@ class Ledger:
         names = [source] if source is not None else list(self.sources)
         todo: dict[Stage, Callable[[Batch], bool]] = {
             Stage.BRONZE: lambda b: b.bronze_rows is None,
-            Stage.SILVER: lambda b: b.bronze_rows is not None and not b.silver_done,
-            Stage.GOLD: lambda b: b.silver_done and not b.gold_done,
+            Stage.SILVER: lambda b: (
+                b.bronze_rows is not None and not b.silver_done and b.skipped is None
+            ),
+            Stage.GOLD: lambda b: b.silver_done and not b.gold_done and b.skipped is None,
         }
         return [
             b
@@ -241,34 +544,142 @@ class Ledger:
             elif stage is Stage.GOLD:
                 batch.gold_run = None
 
-    def gold_work(self, *, after: int = 0) -> list[tuple[int, dict[str, list[Batch]]]]:
+    def gold_work(
+        self, *, after: int = 0, run_id: str = ""
+    ) -> list[tuple[int, dict[str, list[Batch]]]]:
         """Group the batches gold still has to fold in by gold run, starting runs as needed.
 
         A run that started but did not finish keeps its id and its batches (its writes may
-        have committed: retrying under the same ``txnVersion`` makes Delta skip those); the
-        remaining batches form one new run. Call :meth:`save` before writing.
+        have committed: retrying under the same ``txnVersion`` makes Delta skip those, so a
+        run still in flight in another process is harmless to repeat); the remaining batches
+        form one new run, claimed row by row with a compare-and-set so that two runs never
+        fold the same batch under different ids. Saves the ledger first.
 
         Args:
             after: A new run's id is above this too (the last gold ``txnVersion`` found in the
                 gold tables), so a ledger restored from an older copy cannot reuse an id that
                 Delta would skip.
+            run_id: The run starting a new gold run (recorded with its id). A new id is
+                allocated atomically in the ledger table, like a batch id: two runs starting
+                gold at once get different ids.
 
         Returns:
             ``(run id, batches per source)`` pairs in run order; empty when gold is up to date.
         """
+        self.save()
+        runs, fresh = self._gold_groups()
+        if fresh or ((self.gold_dates or self.gold_clv) and not runs):
+            self.gold_runs = max(self.gold_runs, after) + 1
+            while not self._allocate(GOLD, self.gold_runs, None, run_id):
+                self.gold_runs += 1
+            run = self.gold_runs
+            if fresh:
+                # Claimed with a compare-and-set on each row: a batch another run claimed at
+                # the same time stays in THAT run (folding it twice would add it twice).
+                self._claim([(s, b) for s, bs in fresh.items() for b in bs], run)
+                runs, _ = self._gold_groups()
+            runs.setdefault(run, {})
+        return sorted(runs.items())
+
+    def _gold_groups(
+        self,
+    ) -> tuple[dict[int, dict[str, list[Batch]]], dict[str, list[Batch]]]:
         runs: dict[int, dict[str, list[Batch]]] = {}
         fresh: dict[str, list[Batch]] = {}
         for source in self.sources:
             for batch in self.pending(Stage.GOLD, source):
                 group = fresh if batch.gold_run is None else runs.setdefault(batch.gold_run, {})
                 group.setdefault(source, []).append(batch)
-        if fresh or ((self.gold_dates or self.gold_clv) and not runs):
-            self.gold_runs = max(self.gold_runs, after) + 1
-            for batches in fresh.values():
-                for batch in batches:
-                    batch.gold_run = self.gold_runs
-            runs[self.gold_runs] = fresh
-        return sorted(runs.items())
+        return runs, fresh
+
+    def _claim(self, batches: list[tuple[str, Batch]], run: int) -> None:
+        """Set ``gold_run`` on rows still as this ledger last saw them; then re-read."""
+        from delta.tables import DeltaTable
+
+        rows = []
+        for source, batch in batches:
+            previous = self._saved.get((source, batch.batch_id), "")
+            batch.gold_run = run
+            rows.append((source, batch.batch_id, previous, _state_json(batch)))
+        frame = self.spark.createDataFrame(
+            rows, "source STRING, batch_id BIGINT, previous STRING, state STRING"
+        )
+        for attempt in range(COMMIT_ATTEMPTS):
+            try:
+                DeltaTable.forPath(self.spark, self.location).alias("t").merge(
+                    frame.alias("s"), "t.source = s.source AND t.batch_id = s.batch_id"
+                ).whenMatchedUpdate(
+                    condition="t.state = s.previous",
+                    set={"state": "s.state", "updated_at": "current_timestamp()"},
+                ).execute()
+            except Exception as exc:
+                if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
+                    raise
+                _backoff(attempt)
+            else:
+                break
+        self.refresh()
+
+    def find(self, source: str, batch_id: int) -> Batch:
+        """The batch ``batch_id`` of ``source``.
+
+        Raises:
+            LedgerError: The ledger has no such batch (the message lists the known ones).
+        """
+        for batch in self.sources.get(source, []):
+            if batch.batch_id == batch_id:
+                return batch
+        known = ", ".join(
+            f"{name} {[b.batch_id for b in batches]}" for name, batches in self.sources.items()
+        )
+        raise LedgerError(
+            self.location,
+            [f"no batch {batch_id} of source {source!r} (known: {known or 'none'})"],
+            table=True,
+            missing=True,
+        )
+
+    def skip(self, source: str, batch_id: int, reason: str) -> Batch:
+        """Take a refused batch out of silver and gold for good, with the operator's reason.
+
+        Its bronze rows stay (they are the record of what arrived); later batches of the
+        source go on. Call :meth:`save` to persist; :meth:`replay` undoes it.
+
+        Raises:
+            LedgerError: No such batch, the batch is already in silver, or no reason given.
+        """
+        batch = self.find(source, batch_id)
+        if not reason.strip():
+            raise LedgerError(
+                self.location, ["a skip needs a reason (--reason TEXT)"], table=True, missing=True
+            )
+        if batch.silver_done:
+            raise LedgerError(
+                self.location,
+                [f"{source} batch {batch_id} is already in silver; skipping it would not undo it"],
+                table=True,
+                missing=True,
+            )
+        batch.skipped = reason
+        return batch
+
+    def replay(self, source: str, batch_id: int) -> Batch:
+        """Make a skipped batch pending again (silver retries it under a fresh attempt).
+
+        Raises:
+            LedgerError: No such batch, or it was not skipped.
+        """
+        batch = self.find(source, batch_id)
+        if batch.skipped is None:
+            raise LedgerError(
+                self.location,
+                [f"{source} batch {batch_id} is not skipped (status: {batch.status})"],
+                table=True,
+                missing=True,
+            )
+        batch.skipped = None
+        batch.silver_attempt += 1
+        return batch
 
 
 def _problem(error: Any) -> str:
@@ -277,14 +688,15 @@ def _problem(error: Any) -> str:
     return f"{where}: {error['msg']} (got {got if len(got) <= 60 else got[:57] + '...'})"
 
 
-def content_hash(path: Path) -> str:
-    """SHA-256 of a file, or of a folder's files (names and contents, in name order)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode())
-        with file.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
+_EMPTY_META = json.dumps({"gold_clv": False, "gold_dates": [], "gold_runs": 0}, sort_keys=True)
+
+
+def _state_json(batch: Batch) -> str:
+    """The batch's progress as stored in its row (everything but the key columns)."""
+    data = {k: v for k, v in asdict(batch).items() if k not in _KEY_FIELDS}
+    return json.dumps(data, sort_keys=True)
+
+
+def _backoff(attempt: int) -> None:
+    ceiling = min(4.0, 0.2 * 2**attempt)
+    time.sleep(ceiling / 2 + random.uniform(0, ceiling / 2))

@@ -120,7 +120,7 @@ class ReconciliationError(EtlAppError):
             f"reconciliation failed for {table} batch {batch_id}: bronze has {counts['bronze']} "
             f"rows but {terms} = {accounted}{where}. {outcome}; gold was not updated and the "
             "batch stays pending. Inspect it in the bronze table (column batch_id), the "
-            "quarantine table and the ledger (_state/ledger.json under the data root), fix the "
+            "quarantine table and the ledger (_etl_state/batches under the data root), fix the "
             "cause and rerun."
         )
 
@@ -135,18 +135,34 @@ class LedgerError(EtlAppError):
 
     exit_code = 2
 
-    def __init__(self, path: object, problems: list[str]) -> None:
+    def __init__(
+        self, path: object, problems: list[str], *, table: bool = False, missing: bool = False
+    ) -> None:
         self.path = path
         self.problems = list(problems)
         shown = "; ".join(self.problems[:5])
         more = f" (and {len(self.problems) - 5} more)" if len(self.problems) > 5 else ""
-        super().__init__(
-            f"the batch ledger {path} is corrupt: {shown}{more}. It maps every input file to "
-            "its batch id and records how far each batch got, so do not delete it (every file "
-            f"would be ingested again as a new batch). The previous version is {path}.bak: "
-            "if it is intact, copy it over the ledger; otherwise fix the entries named above "
-            "by hand. Then rerun."
-        )
+        if missing:
+            message = (
+                f"batch ledger {path}: {shown}{more}. List the batches with `etl-app batches list`."
+            )
+        elif table:
+            message = (
+                f"the batch ledger table {path} is corrupt: {shown}{more}. It maps every input "
+                "file to its batch id and records how far each batch got, so do not delete it "
+                "(every file would be ingested again as a new batch). It is a Delta table: "
+                f"find its last good version with DESCRIBE HISTORY delta.`{path}` and restore "
+                f"it (RESTORE TABLE delta.`{path}` TO VERSION AS OF <n>), then rerun."
+            )
+        else:
+            message = (
+                f"the batch ledger {path} is corrupt: {shown}{more}. It maps every input file "
+                "to its batch id and records how far each batch got, so do not delete it "
+                f"(every file would be ingested again as a new batch). The previous version is "
+                f"{path}.bak: if it is intact, copy it over the ledger; otherwise fix the "
+                "entries named above by hand. Then rerun."
+            )
+        super().__init__(message)
 
 
 class LakeLayoutError(EtlAppError):

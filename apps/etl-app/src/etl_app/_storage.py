@@ -1,0 +1,150 @@
+"""Locations as URIs, input files listed and identified through Spark's Hadoop FileSystem.
+
+Input and output may be plain paths, ``file:///...`` URIs or object-store URIs
+(``s3a://bucket/landing``, ``abfss://...``, ``gs://...``). Nothing here touches the local disk
+directly: files are listed with Spark's ``binaryFile`` source (``path``, ``length``,
+``modificationTime``; public API, so it works over Spark Connect and on object storage), and a
+file's content hash is computed by Spark from the bytes it reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_uri(location: str) -> bool:
+    """Whether ``location`` carries a scheme (``s3a://b/k``, ``file:///x``), not a plain path."""
+    return bool(_SCHEME.match(location))
+
+
+def resolve(location: str | Path, base: Path | None = None) -> str:
+    """A location as Spark should see it: URIs as given, plain paths made absolute.
+
+    Args:
+        location: A URI or a path.
+        base: Folder a relative path is resolved against (the working directory when None).
+
+    Returns:
+        The URI without a trailing slash, or the absolute path.
+    """
+    text = str(location)
+    if is_uri(text):
+        return text.rstrip("/") if not text.endswith(":///") else text
+    path = Path(text).expanduser()
+    if not path.is_absolute():
+        path = (base or Path.cwd()) / path
+    return str(path.resolve())
+
+
+def join(root: str, *parts: str) -> str:
+    """``root`` and ``parts`` joined with ``/`` (a URI stays a URI)."""
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+
+
+def local_path(location: str) -> Path | None:
+    """The local path of a plain path or ``file:`` URI; None for any other scheme."""
+    if location.startswith("file:"):
+        return Path(re.sub(r"^file:(//)?", "", location))
+    return None if is_uri(location) else Path(location)
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file as the FileSystem lists it.
+
+    Attributes:
+        path: Full URI (``file:/in/orders_0001.json``, ``s3a://b/in/orders_0001.json``).
+        length: Size in bytes.
+        modified_ms: Modification time, epoch milliseconds.
+    """
+
+    path: str
+    length: int
+    modified_ms: int
+
+    @property
+    def name(self) -> str:
+        """The file name (last path segment)."""
+        return self.path.rstrip("/").rsplit("/", 1)[-1]
+
+
+def list_files(spark: SparkSession, folder: str, pattern: str) -> list[InputFile]:
+    """The files directly in ``folder`` whose name matches the glob ``pattern``, by path.
+
+    Args:
+        spark: Session (the listing runs through its Hadoop FileSystem).
+        folder: Folder URI or path.
+        pattern: File name glob (``orders_*.json``).
+
+    Returns:
+        The files, sorted by path. Their content is not read.
+
+    Raises:
+        FileNotFoundError: The folder does not exist.
+    """
+    from pyspark.errors import AnalysisException
+
+    try:
+        frame = spark.read.format("binaryFile").option("pathGlobFilter", pattern).load(folder)
+        listing = frame.select("path", "length", "modificationTime").collect()
+        names = frame.inputFiles()
+    except AnalysisException as exc:
+        if "PATH_NOT_FOUND" in str(exc) or "Path does not exist" in str(exc):
+            raise FileNotFoundError(folder) from None
+        raise
+    files = {
+        _normal(str(row["path"])): InputFile(
+            _normal(str(row["path"])),
+            int(row["length"]),
+            int(row["modificationTime"].timestamp() * 1000),
+        )
+        for row in listing
+    }
+    # Spark's scan leaves 0-byte files out; the file index still lists them: empty batches.
+    for name in names:
+        files.setdefault(_normal(name), InputFile(_normal(name), 0, 0))
+    return sorted(files.values(), key=lambda f: f.path)
+
+
+def _normal(uri: str) -> str:
+    """One spelling of a local file URI (``file:///x`` and ``file:/x`` are the same file)."""
+    return re.sub(r"^file:///", "file:/", uri)
+
+
+def content_hash(spark: SparkSession, path: str, length: int | None = None) -> str:
+    """SHA-256 of one file's bytes, computed by Spark from what it reads (any FileSystem).
+
+    It equals ``hashlib.sha256`` of the file, so a hash recorded by etl-app 0.2 from the local
+    file matches. Spark reads no row from a 0-byte file: pass ``length=0`` (from the listing)
+    for those.
+
+    Raises:
+        FileNotFoundError: Spark read no row for ``path`` (absent, or empty without ``length``).
+    """
+    from pyspark.sql import functions as F  # noqa: N812
+
+    if length == 0:
+        return hashlib.sha256(b"").hexdigest()
+    from pyspark.errors import AnalysisException
+
+    try:
+        row = (
+            spark.read.format("binaryFile")
+            .load(path)
+            .select(F.sha2(F.col("content"), 256).alias("sha256"))
+            .collect()
+        )
+    except AnalysisException:
+        raise FileNotFoundError(path) from None
+    if len(row) != 1:
+        raise FileNotFoundError(path)
+    return str(row[0]["sha256"])

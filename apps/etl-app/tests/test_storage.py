@@ -1,0 +1,90 @@
+"""URIs, listing and hashing input through Spark, a table exists when it has a commit."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from pyspark.sql import SparkSession
+
+from etl_app import _lake, _storage
+
+
+class TestLocations:
+    @pytest.mark.parametrize(
+        ("location", "uri"),
+        [
+            ("s3a://bucket/landing", True),
+            ("file:///data/in", True),
+            ("abfss://c@acct.dfs.core.windows.net/x", True),
+            ("/data/in", False),
+            ("relative/in", False),
+            ("C:/data", False),
+        ],
+    )
+    def test_scheme_makes_a_uri(self, location: str, uri: bool) -> None:
+        """A location with ``scheme://`` is a URI; anything else is a path."""
+        assert _storage.is_uri(location) is uri
+
+    def test_resolve_keeps_uris_and_anchors_paths(self, tmp_path: Path) -> None:
+        """URIs pass through (no trailing slash); relative paths are resolved against a base."""
+        assert _storage.resolve("s3a://bucket/lake/") == "s3a://bucket/lake"
+        assert _storage.resolve("out", tmp_path) == str(tmp_path / "out")
+        assert _storage.resolve(tmp_path / "x") == str(tmp_path / "x")
+
+    def test_join_and_local_path(self) -> None:
+        """Joining keeps the scheme; only plain paths and file: URIs have a local path."""
+        assert _storage.join("s3a://b/lake/", "silver", "orders") == "s3a://b/lake/silver/orders"
+        assert _storage.join("/lake", "_etl_state/batches") == "/lake/_etl_state/batches"
+        assert _storage.local_path("file:///lake/x") == Path("/lake/x")
+        assert _storage.local_path("file:/lake/x") == Path("/lake/x")
+        assert _storage.local_path("/lake") == Path("/lake")
+        assert _storage.local_path("s3a://b/lake") is None
+
+
+@pytest.mark.spark
+class TestListingThroughSpark:
+    def test_files_are_listed_by_pattern_with_size_and_time_for_paths_and_uris(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Only matching files, sorted, with length and mtime; a file:// URI lists the same."""
+        (tmp_path / "orders_0002.json").write_text("{}\n")
+        (tmp_path / "orders_0001.json").write_text("")
+        (tmp_path / "customers_0001.csv").write_text("a\n")
+        listed = _storage.list_files(spark, str(tmp_path), "orders_*.json")
+        assert [(f.name, f.length) for f in listed] == [
+            ("orders_0001.json", 0),
+            ("orders_0002.json", 3),
+        ]
+        mtime = (tmp_path / "orders_0002.json").stat().st_mtime * 1000
+        assert abs(listed[1].modified_ms - mtime) < 2000
+        assert listed[0].path.startswith("file:")
+        as_uri = _storage.list_files(spark, tmp_path.as_uri(), "orders_*.json")
+        assert as_uri == listed
+        assert _storage.list_files(spark, str(tmp_path), "products_*.csv") == []
+
+    def test_missing_folder_and_content_hash(self, spark: SparkSession, tmp_path: Path) -> None:
+        """A missing folder is FileNotFoundError; the hash is SHA-256 of the bytes Spark read."""
+        with pytest.raises(FileNotFoundError):
+            _storage.list_files(spark, str(tmp_path / "nope"), "*.csv")
+        (tmp_path / "a.csv").write_bytes(b"x,y\n1,2\n")
+        (tmp_path / "e.csv").write_bytes(b"")
+        assert _storage.content_hash(spark, str(tmp_path / "a.csv")) == (
+            hashlib.sha256(b"x,y\n1,2\n").hexdigest()
+        )
+        assert _storage.content_hash(spark, str(tmp_path / "e.csv"), 0) == (
+            hashlib.sha256(b"").hexdigest()
+        )
+        with pytest.raises(FileNotFoundError):
+            _storage.content_hash(spark, str(tmp_path / "missing.csv"))
+
+    def test_a_table_exists_when_it_has_a_commit(self, spark: SparkSession, tmp_path: Path) -> None:
+        """No folder, or a _delta_log without a commit file: no table; after a commit: a table."""
+        target = tmp_path / "t"
+        assert not _lake.exists(spark, str(target))
+        (target / "_delta_log").mkdir(parents=True)
+        assert not _lake.exists(spark, str(target))
+        spark.range(1).write.format("delta").mode("append").save(str(target))
+        assert _lake.exists(spark, str(target))
+        assert _lake.exists(spark, target.as_uri())
