@@ -59,9 +59,7 @@ class TestOperationsOnS3:
         """A keyed MERGE on S3 updates the matching key and inserts the new one."""
         writer.append(spark.createDataFrame([(1, "a"), (2, "b")], SCHEMA), table_path)
 
-        result = writer.merge(
-            spark.createDataFrame([(2, "B"), (3, "c")], SCHEMA), table_path, "id"
-        )
+        result = writer.merge(spark.createDataFrame([(2, "B"), (3, "c")], SCHEMA), table_path, "id")
 
         assert table_rows(table_path) == [(1, "a"), (2, "B"), (3, "c")]
         assert (result.version, result.rows_updated, result.rows_inserted) == (1, 1, 1)
@@ -69,7 +67,7 @@ class TestOperationsOnS3:
     def test_overwrite_partitions_replaces_only_the_predicate(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows: Any
     ) -> None:
-        """replaceWhere on S3 swaps day d1 and keeps day d2, counts from the commit."""
+        """A replaceWhere overwrite on S3 swaps day d1 and keeps day d2, counts from the commit."""
         writer.append(
             spark.createDataFrame([("d1", 1), ("d1", 2), ("d2", 3)], DAYS),
             table_path,
@@ -145,7 +143,8 @@ class TestRetriesAndRollbackOnS3:
         again = writer.append(df, table_path, batch_id=7)
 
         assert first.version == 0
-        assert again.skipped and again.version is None
+        assert again.skipped
+        assert again.version is None
         assert "batch 7" in (again.reason or "")
         assert table_rows(table_path) == [(1, "a")]
         assert table_versions(table_path) == [0]

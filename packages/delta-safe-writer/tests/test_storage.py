@@ -19,6 +19,7 @@ class FakeConf:
         self.values = values
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The setting, or ``default``."""
         return self.values.get(key, default)
 
 
@@ -31,13 +32,9 @@ class FakeSpark:
 
 def _refused(text: str) -> Exception:
     """An exception like a Py4J one whose JVM cause is a storage client failure."""
-    try:
-        raise OSError(text)
-    except OSError as cause:
-        try:
-            raise RuntimeError("An error occurred while calling o123.save") from cause
-        except RuntimeError as outer:
-            return outer
+    outer = RuntimeError("An error occurred while calling o123.save")
+    outer.__cause__ = OSError(text)
+    return outer
 
 
 class TestEndpointFor:
@@ -101,7 +98,8 @@ class TestStorageError:
         error = storage_error(exc, spark=spark, operation="append", table="s3a://b/t")
 
         assert error is not None
-        assert SECRET not in str(error) and SECRET not in error.reason
+        assert SECRET not in str(error)
+        assert SECRET not in error.reason
         assert "AKIAEXAMPLEKEY" not in str(error)
         assert "***" in error.reason
 
