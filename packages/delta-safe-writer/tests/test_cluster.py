@@ -63,7 +63,7 @@ class TestOperationsOnCluster:
     def test_overwrite_partitions_and_duplicate_keys(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows: Any
     ) -> None:
-        """replaceWhere swaps one day; a duplicate-key MERGE is refused inside the cluster job."""
+        """A replaceWhere overwrite swaps one day; duplicate keys are refused."""
         days = "day STRING, id INT"
         writer.append(
             spark.createDataFrame([("d1", 1), ("d2", 2)], days), table_path, partition_by=["day"]
@@ -83,6 +83,7 @@ class TestWorkerLoss:
     @pytest.mark.no_connect("reads task attempt numbers through a Python UDF's TaskContext")
     def test_killed_worker_tasks_are_retried(
         self,
+        *,
         spark: SparkSession,
         writer: SafeDeltaWriter,
         table_path: str,

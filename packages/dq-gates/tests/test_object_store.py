@@ -65,7 +65,9 @@ class TestOnObjectStore:
 class TestOnCluster:
     """Evaluation and quarantine in the executors of a standalone cluster."""
 
-    def test_gate_on_cluster(self, spark: SparkSession, table_path: str, spark_cluster: Any) -> None:
+    def test_gate_on_cluster(
+        self, spark: SparkSession, table_path: str, spark_cluster: Any
+    ) -> None:
         """The gate's counts and split are exact when executors are other processes."""
         assert spark.sparkContext.master == spark_cluster.master_url
         _quarantine_and_history(spark, table_path)
