@@ -112,7 +112,7 @@ class TestWorkerLoss:
             _time.sleep(4)
             return value
 
-        slow = sf.udf(slow_id, LongType())
+        slow = sf.udf(slow_id, LongType(), useArrow=False)
         rows = 8
         df = spark.range(0, rows, 1, numPartitions=rows).select(
             slow(sf.col("id")).alias("id"), sf.lit("x").alias("v")
