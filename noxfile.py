@@ -266,7 +266,22 @@ def image(session: nox.Session) -> None:
 # (pipeline-testkit's plugin: --spark-connect / --spark-s3 / --spark-cluster); issues 12 and 13
 # add the libraries' suites here.
 CONNECT_SUITES = {"pipeline-testkit": "packages/pipeline-testkit/tests"}
-CLUSTER_SUITES = {"pipeline-testkit": "packages/pipeline-testkit/tests"}
+# package -> (test paths, -m expression of the s3 run, -m expression of the cluster run).
+# Libraries mark their object-store / cluster tests ``s3`` / ``cluster``; schema-registry's
+# Spark tests are small enough to run whole (its widening check on an s3a:// table).
+CLUSTER_SUITES: dict[str, tuple[list[str], str, str]] = {
+    "pipeline-testkit": (["packages/pipeline-testkit/tests"], "s3", "cluster"),
+    "delta-safe-writer": (["packages/delta-safe-writer/tests"], "s3", "cluster"),
+    "dq-gates": (["packages/dq-gates/tests"], "s3", "cluster"),
+    "schema-registry": (
+        [
+            "packages/schema-registry/tests/test_delta_widening.py",
+            "packages/schema-registry/tests/test_scd2.py",
+        ],
+        "spark",
+        "spark",
+    ),
+}
 
 
 @nox.session(python=PYTHON)
@@ -282,10 +297,12 @@ def connect(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def cluster(session: nox.Session) -> None:
     """Storage and cluster tests: s3a:// on a moto S3 server, then a standalone cluster."""
-    for package, suite in CLUSTER_SUITES.items():
+    for package, (paths, s3_marks, cluster_marks) in CLUSTER_SUITES.items():
         _sync(session, package)
-        session.run("pytest", suite, "-m", "s3", "--spark-s3", *session.posargs)
-        session.run("pytest", suite, "-m", "cluster", "--spark-cluster", *session.posargs)
+        session.run("pytest", *paths, "-m", s3_marks, "--spark-s3", "-rs", *session.posargs)
+        session.run(
+            "pytest", *paths, "-m", cluster_marks, "--spark-cluster", "-rs", *session.posargs
+        )
 
 
 @nox.session(python=PYTHON)

@@ -152,13 +152,15 @@ class TestDag:
     def test_submitted_manifest_carries_the_lake_storage(
         self, monkeypatch: pytest.MonkeyPatch, manifest: Path
     ) -> None:
-        """What the tasks submit mounts the lake in driver and executor (storage is rendered in)."""
+        """What the tasks submit reaches the lake bucket from driver and executors (rendered in)."""
         _load_dag(monkeypatch, manifest, airflow3=True)
         for task in FakeOperator.created:
             spec = yaml.safe_load(task.kwargs["application_file"])["spec"]
-            assert "lake" in {v["name"] for v in spec["volumes"]}
+            assert spec["sparkConf"]["spark.hadoop.fs.s3a.endpoint"]
             for role in ("driver", "executor"):
-                assert {"name": "lake", "mountPath": "/data"} in spec[role]["volumeMounts"]
+                env = {e["name"]: e for e in spec[role]["env"]}
+                assert env["AWS_SECRET_ACCESS_KEY"]["valueFrom"]["secretKeyRef"]["name"]
+                assert "value" not in env["AWS_SECRET_ACCESS_KEY"]
 
     def test_manifest_without_cmd_is_rejected_with_a_fix(
         self, monkeypatch: pytest.MonkeyPatch, manifest: Path

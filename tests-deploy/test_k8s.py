@@ -25,7 +25,9 @@ ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "k8s"
 CRDS = Path(__file__).resolve().parent / "vendor" / "spark-operator"
 MONITORING = ROOT / "monitoring"
-OVERLAYS = ["overlays/dev", "overlays/prod"]
+OVERLAYS = ["overlays/dev", "overlays/prod", "overlays/onprem"]
+#: Overlays keeping the lake on the object store (components/lake-s3).
+OBJECT_STORE = ["overlays/dev", "overlays/prod", "run"]
 RENDERED = ["base", *OVERLAYS, "run"]
 SPARK_KINDS = {"SparkApplication", "ScheduledSparkApplication"}
 NAMESPACES = {"etl", "monitoring"}
@@ -168,11 +170,15 @@ class TestRender:
     def test_overlay_deploys_the_pipeline_and_its_monitoring(
         self, kustomize: Render, folder: str
     ) -> None:
-        """Each overlay holds the schedule, the lake, and the four monitoring workloads."""
+        """Each overlay holds the schedule, the lake's storage and the four monitoring workloads."""
         docs = kustomize(folder)
         kinds = {(d["kind"], d["metadata"]["name"]) for d in docs}
         assert ("ScheduledSparkApplication", "etl-pipeline-nightly") in kinds
-        assert ("PersistentVolumeClaim", "etl-lake") in kinds
+        on_volume = ("PersistentVolumeClaim", "etl-lake") in kinds
+        template = _one(docs, "ScheduledSparkApplication")["spec"]["template"]
+        on_bucket = "spark.hadoop.fs.s3a.endpoint" in template["sparkConf"]
+        assert on_volume != on_bucket, "exactly one storage: the bucket or the volume"
+        assert on_volume == (folder == "overlays/onprem")
         for app in ("pushgateway", "prometheus", "alertmanager", "grafana"):
             assert ("Deployment", app) in kinds
             assert ("Service", app) in kinds
@@ -418,9 +424,20 @@ class TestSparkApplications:
     """The one-off run and the nightly schedule."""
 
     def test_schedule_runs_exactly_the_one_off_application(self, kustomize: Render) -> None:
-        """The nightly template is the rendered one-off spec, storage included."""
-        scheduled = _one(kustomize("base"), "ScheduledSparkApplication")["spec"]
-        assert scheduled["template"] == _one(kustomize("run"), "SparkApplication")["spec"]
+        """The nightly template is the rendered one-off spec, storage included.
+
+        Storage comes from a component the overlays add, so the comparison is with prod's
+        schedule, whose only other changes are its image tag and executor count.
+        """
+        scheduled = _one(kustomize("overlays/prod"), "ScheduledSparkApplication")["spec"]
+        one_off = copy.deepcopy(_one(kustomize("run"), "SparkApplication")["spec"])
+        one_off["image"] = scheduled["template"]["image"]
+        one_off["executor"]["instances"] = scheduled["template"]["executor"]["instances"]
+        assert scheduled["template"] == one_off
+        base = _one(kustomize("base"), "ScheduledSparkApplication")["spec"]["template"]
+        assert "spark.hadoop.fs.s3a.endpoint" not in base["sparkConf"]
+        assert "volumes" in base
+        assert all(v["name"] != "lake" for v in base["volumes"])
         assert scheduled["concurrencyPolicy"] == "Forbid"
         assert re.fullmatch(r"\S+ \S+ \S+ \S+ \S+", scheduled["schedule"])
 
@@ -437,26 +454,68 @@ class TestSparkApplications:
         mounts = {m["name"]: m["mountPath"] for m in spec["driver"]["volumeMounts"]}
         assert Path(args[args.index("--config") + 1]).parent == Path(mounts["app-config"])
 
-    def test_storage_lives_in_one_component(self, kustomize: Render) -> None:
-        """Only components/lake-pvc names the lake; rendered, driver and executor mount it."""
+    def test_volume_storage_lives_in_its_component(self, kustomize: Render) -> None:
+        """Only components/lake-pvc names the volume; onprem mounts it and selects env k8s-pvc."""
         outside = [
             path
             for path in K8S.rglob("*.yaml")
             if "lake-pvc" not in path.parts
-            and re.search(r"etl-lake|name: lake\b", path.read_text())
+            and re.search(r"etl-lake\b|name: lake\b", path.read_text())
         ]
         assert outside == []
-        spec = _one(kustomize("run"), "SparkApplication")["spec"]
+        docs = kustomize("overlays/onprem")
+        spec = _one(docs, "ScheduledSparkApplication")["spec"]["template"]
         volumes = {v["name"]: v for v in spec["volumes"]}
         claim = volumes["lake"]["persistentVolumeClaim"]["claimName"]
-        assert _one(kustomize("run"), "PersistentVolumeClaim")["metadata"]["name"] == claim
+        assert _one(docs, "PersistentVolumeClaim")["metadata"]["name"] == claim
         for role in ("driver", "executor"):
             assert {"name": "lake", "mountPath": "/data"} in spec[role]["volumeMounts"]
-        config = yaml.safe_load(
-            _one(kustomize("base"), "ConfigMap", "etl-app-config")["data"]["config.yaml"]
+            assert "AWS_SECRET_ACCESS_KEY" not in {e["name"] for e in spec[role].get("env", [])}
+        args = spec["arguments"]
+        env = args[args.index("--env") + 1]
+        assert env == "k8s-pvc"
+        config = yaml.safe_load(_one(docs, "ConfigMap", "etl-app-config")["data"]["config.yaml"])
+        assert config["envs"][env]["input"]["dir"].startswith("/data/")
+        assert config["envs"][env]["output"]["root"].startswith("/data/")
+        assert config["envs"][env]["spark"] == config["envs"]["k8s"]["spark"]
+
+    @pytest.mark.parametrize("folder", OBJECT_STORE)
+    def test_lake_is_on_the_object_store(self, kustomize: Render, folder: str) -> None:
+        """Driver and executors reach the bucket with S3A settings and Secret-held credentials."""
+        docs = kustomize(folder)
+        assert "PersistentVolumeClaim" not in {
+            d["kind"] for d in docs if d["metadata"].get("namespace") == "etl"
+        }
+        spec = _spark_spec(
+            _one(docs, "SparkApplication" if folder == "run" else "ScheduledSparkApplication")
         )
-        assert config["input"]["dir"].startswith("/data/")
-        assert config["output"]["root"].startswith("/data/")
+        conf = spec["sparkConf"]
+        assert conf["spark.hadoop.fs.s3a.endpoint"].startswith("https://")
+        assert conf["spark.hadoop.fs.s3a.aws.credentials.provider"].endswith(
+            "EnvironmentVariableCredentialsProvider"
+        )
+        assert all(v["name"] != "lake" for v in spec["volumes"])
+        for role in ("driver", "executor"):
+            env = {e["name"]: e for e in spec[role]["env"]}
+            for name, key in (
+                ("AWS_ACCESS_KEY_ID", "access-key-id"),
+                ("AWS_SECRET_ACCESS_KEY", "secret-access-key"),
+            ):
+                assert "value" not in env[name]
+                assert env[name]["valueFrom"]["secretKeyRef"] == {
+                    "name": "etl-s3-credentials",
+                    "key": key,
+                }
+        config = (
+            yaml.safe_load(_one(docs, "ConfigMap", "etl-app-config")["data"]["config.yaml"])
+            if folder != "run"
+            else None
+        )
+        if config is not None:
+            args = spec["arguments"]
+            selected = {**config, **config["envs"][args[args.index("--env") + 1]]}
+            assert selected["input"]["dir"].startswith("s3a://")
+            assert selected["output"]["root"].startswith("s3a://")
 
 
 class TestWiring:

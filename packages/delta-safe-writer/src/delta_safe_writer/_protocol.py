@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from delta_safe_writer._classify import classify, conflict_name
 from delta_safe_writer._result import WriteContext, WriteResult
+from delta_safe_writer._storage import storage_error
 from delta_safe_writer._table import (
     TXN_APP_ID_CONF,
     TXN_VERSION_CONF,
@@ -191,9 +192,18 @@ class Plan:
 
 
 def typed(call: Call, exc: BaseException) -> SafeWriteError | None:
-    """The typed error for a Delta failure of this call, if it maps to one."""
-    return classify(
+    """The typed error for a Delta failure of this call, if it maps to one.
+
+    Delta's own failures first; else a storage client failure (endpoint unreachable,
+    credentials refused) becomes a :class:`StorageUnavailableError` naming the endpoint.
+    """
+    error = classify(
         exc, operation=call.operation, table=call.table.name, expressions=call.expressions
+    )
+    if error is not None:
+        return error
+    return storage_error(
+        exc, spark=call.table.spark, operation=call.operation, table=call.table.name
     )
 
 

@@ -301,3 +301,28 @@ class RollbackError(SafeWriteError):
     def __init__(self, message: str, *, table: str, version: int) -> None:
         super().__init__(message, table=table)
         self.version = version
+
+
+class StorageUnavailableError(SafeWriteError):
+    """The table's storage (an object store such as S3) could not be reached or refused access.
+
+    Raised when the Delta action (or a read of the table before it) fails because the
+    storage endpoint is unreachable, does not answer in time, or rejects the credentials.
+    Delta commits by writing one log object at the end, so nothing was committed: the table
+    is as it was. The message names the endpoint, never a credential.
+
+    Attributes:
+        operation: The writer operation.
+        endpoint: The storage endpoint the session is configured to use for the table
+            (``fs.s3a.endpoint`` or its per-bucket form for ``s3a://``; the URI's host for
+            other schemes); ``"default for the scheme"`` when none is configured.
+        reason: What the storage client reported (first line, secrets removed).
+    """
+
+    def __init__(
+        self, message: str, *, table: str, operation: str, endpoint: str, reason: str
+    ) -> None:
+        super().__init__(message, table=table)
+        self.operation = operation
+        self.endpoint = endpoint
+        self.reason = reason
