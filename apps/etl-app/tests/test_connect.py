@@ -87,7 +87,12 @@ class TestRemoteRun:
             f"spark: {{remote: '{remote}', shuffle_partitions: 2}}\n"
         )
         token_env = "SPARK_CONNECT_AUTHENTICATE_TOKEN"
-        classic_env = {k: v for k, v in os.environ.items() if k != token_env}
+        # pyspark marks this process as a Connect client (SPARK_CONNECT_MODE_ENABLED, ...);
+        # the classic child must not inherit that.
+        connect_vars = {"SPARK_REMOTE", "SPARK_LOCAL_REMOTE", "SPARK_CONNECT_MODE_ENABLED"}
+        classic_env = {
+            k: v for k, v in os.environ.items() if k != token_env and k not in connect_vars
+        }
         # No java on PATH, no JAVA_HOME: a local session could not start, only a Connect client.
         thin_env = {
             **{k: v for k, v in classic_env.items() if k != "JAVA_HOME"},
