@@ -263,9 +263,21 @@ def image(session: nox.Session) -> None:
 
 # Suites run in the sessions below, which start extra servers: not in the ci tag yet (the lead
 # decides after measuring). Each pytest process gets one session of the kind asked for
-# (pipeline-testkit's plugin: --spark-connect / --spark-s3 / --spark-cluster); issues 12 and 13
-# add the libraries' suites here.
-CONNECT_SUITES = {"pipeline-testkit": "packages/pipeline-testkit/tests"}
+# (pipeline-testkit's plugin: --spark-connect / --spark-s3 / --spark-cluster); one pytest process
+# per package and kind.
+CONNECT_SUITES = {
+    "pipeline-testkit": "packages/pipeline-testkit/tests",
+    "schema-registry": "packages/schema-registry/tests",
+    "dq-gates": "packages/dq-gates/tests",
+    "delta-safe-writer": "packages/delta-safe-writer/tests",
+    "etl-app": "apps/etl-app/tests",
+}
+# Benchmarks also run over Connect, at BENCH_SCALE=tiny (proof they run, not figures), in the
+# same pytest process as the package's suite: one Connect server start per package.
+CONNECT_BENCHMARKS = {
+    "dq-gates": "packages/dq-gates/benchmarks/test_bench_gate.py",
+    "delta-safe-writer": "packages/delta-safe-writer/benchmarks/test_bench_merge.py",
+}
 # package -> (test paths, -m expression of the s3 run, -m expression of the cluster run).
 # Libraries mark their object-store / cluster tests ``s3`` / ``cluster``; schema-registry's
 # Spark tests are small enough to run whole (its widening check on an s3a:// table).
@@ -286,11 +298,29 @@ CLUSTER_SUITES: dict[str, tuple[list[str], str, str]] = {
 
 @nox.session(python=PYTHON)
 def connect(session: nox.Session) -> None:
-    """Spark tests over Spark Connect, against a local Connect server with Delta (127.0.0.1)."""
+    """Spark tests (and the merge and gate benchmarks, tiny) over Spark Connect.
+
+    Against a local Connect server with Delta on 127.0.0.1, one per package. Ratios land in
+    ``.benchmarks/<package>-connect-ratios.json``.
+    """
+    out = ROOT / ".benchmarks"
+    out.mkdir(exist_ok=True)
     for package, suite in CONNECT_SUITES.items():
         _sync(session, package)
+        bench = [CONNECT_BENCHMARKS[package]] if package in CONNECT_BENCHMARKS else []
         session.run(
-            "pytest", suite, "-m", "spark or connect", "--spark-connect", "-rs", *session.posargs
+            "pytest",
+            suite,
+            *bench,
+            "-m",
+            "spark or connect",
+            "--spark-connect",
+            "-rs",
+            *session.posargs,
+            env={
+                "BENCH_SCALE": "tiny",
+                "BENCH_RATIOS_JSON": str(out / f"{package}-connect-ratios.json"),
+            },
         )
 
 

@@ -14,11 +14,12 @@ from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 
 from delta_safe_writer import SafeDeltaWriter
-from pipeline_testkit import scaled
+from pipeline_testkit import SparkMode, scaled
 
 pytestmark = pytest.mark.spark
 
 
+@pytest.mark.no_connect("the baseline is DeltaTable.merge, which needs Delta Connect's plugin")
 @pytest.mark.parametrize(
     "check_target_keys", [True, False], ids=["with-target-key-check", "without-target-key-check"]
 )
@@ -81,11 +82,15 @@ def test_bench_merge(
 
 def test_bench_merge_sql_engine(
     spark: SparkSession,
+    spark_mode: SparkMode,
     compare: Callable[..., Any],
     events: Callable[..., DataFrame],
     fresh_path: Callable[[], str],
 ) -> None:
-    """The SQL engine's safe merge vs a raw MERGE INTO statement: <= 10% too."""
+    """The SQL engine's safe merge vs a raw MERGE INTO statement: <= 10% too.
+
+    With ``--spark-connect`` both run over Spark Connect (the engine ``auto`` picks there).
+    """
     target_rows = scaled(full=1_000_000, tiny=2_000)
     source_rows = scaled(full=100_000, tiny=200)
     first = target_rows - source_rows // 2
@@ -115,7 +120,8 @@ def test_bench_merge_sql_engine(
 
     try:
         comparison = compare(
-            f"merge {source_rows} into {target_rows} (SQL engine): safe vs raw MERGE INTO",
+            f"merge {source_rows} into {target_rows} (SQL engine, {spark_mode}): "
+            "safe vs raw MERGE INTO",
             candidate,
             baseline,
             setup=setup,

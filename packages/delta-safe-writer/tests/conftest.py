@@ -39,6 +39,22 @@ def versions(spark: SparkSession, target: str) -> list[int]:
     return sorted(r["version"] for r in spark.sql(f"DESCRIBE HISTORY {ref}").collect())
 
 
+def detail(spark: SparkSession, target: str) -> Any:
+    """The ``DESCRIBE DETAIL`` row of a path or catalog table (SQL: works over Connect too)."""
+    ref = f"delta.`{target}`" if "/" in target else target
+    return spark.sql(f"DESCRIBE DETAIL {ref}").collect()[0]
+
+
+def is_delta_table(spark: SparkSession, path: str) -> bool:
+    """Whether ``path`` holds a Delta table, like ``DeltaTable.isDeltaTable``, through SQL."""
+    from pyspark.errors import AnalysisException
+
+    try:
+        return bool(detail(spark, path)["format"] == "delta")
+    except AnalysisException:
+        return False
+
+
 #: The engine every writer built through the fixtures uses.
 ENGINE = os.environ.get("DSW_TEST_ENGINE", "auto")
 MakeWriter = Callable[..., SafeDeltaWriter]

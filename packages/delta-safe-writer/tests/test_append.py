@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from delta_safe_writer import SafeDeltaWriter, SchemaMismatchError
+
+from .conftest import is_delta_table
 
 pytestmark = pytest.mark.spark
 
@@ -144,7 +145,7 @@ class TestAppendSkips:
         result = writer.append(spark.createDataFrame([], SCHEMA), table_path)
 
         assert result.skipped
-        assert not DeltaTable.isDeltaTable(spark, table_path)
+        assert not is_delta_table(spark, table_path)
 
     def test_same_batch_twice_is_a_no_op(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows

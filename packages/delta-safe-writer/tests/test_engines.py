@@ -30,7 +30,14 @@ def forbid(*_: Any, **__: Any) -> None:
     raise AssertionError("the SQL engine must not use delta.tables.DeltaTable")
 
 
-@pytest.fixture(params=["delta", "sql"])
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "delta", marks=pytest.mark.no_connect("DeltaTable needs Delta Connect's server plugin")
+        ),
+        "sql",
+    ]
+)
 def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     """The engine under test; for ``sql`` every DeltaTable entry point raises."""
     if request.param == "sql":

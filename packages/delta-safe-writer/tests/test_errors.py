@@ -30,7 +30,14 @@ SCHEMA = "id INT, n INT, day STRING"
 T1 = dt.datetime(2024, 1, 1)
 
 
-@pytest.fixture(params=["delta", "sql"])
+@pytest.fixture(
+    params=[
+        pytest.param(
+            "delta", marks=pytest.mark.no_connect("DeltaTable needs Delta Connect's server plugin")
+        ),
+        "sql",
+    ]
+)
 def engine(request: pytest.FixtureRequest) -> str:
     """Each test runs on delta-spark's DeltaTable API and on Spark SQL."""
     return str(request.param)

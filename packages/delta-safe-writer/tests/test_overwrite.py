@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from delta.exceptions import ConcurrentAppendException
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
 from delta_safe_writer import (
@@ -17,6 +16,8 @@ from delta_safe_writer import (
     UnsafeWriteError,
     WriteContext,
 )
+
+from .conftest import detail, is_delta_table
 
 pytestmark = pytest.mark.spark
 
@@ -135,7 +136,7 @@ class TestOverwritePartitions:
             writer.overwrite_partitions(
                 spark.createDataFrame([("d2", 1)], SCHEMA), table_path, "day = 'd1'"
             )
-        assert not DeltaTable.isDeltaTable(spark, table_path)
+        assert not is_delta_table(spark, table_path)
 
         result = writer.overwrite_partitions(
             spark.createDataFrame([("d1", 1)], SCHEMA), table_path, "day = 'd1'"
@@ -191,7 +192,7 @@ class TestOverwritePartitions:
 
 def partition_columns(spark: SparkSession, target: str) -> list[str]:
     """The table's partition columns, from its Delta metadata."""
-    return list(DeltaTable.forPath(spark, target).detail().collect()[0]["partitionColumns"])
+    return list(detail(spark, target)["partitionColumns"])
 
 
 class TestEmptyReplacement:
@@ -290,7 +291,7 @@ class TestEmptyReplacement:
 
         assert result.skipped
         assert "does not exist" in (result.reason or "")
-        assert not DeltaTable.isDeltaTable(spark, table_path)
+        assert not is_delta_table(spark, table_path)
 
     def test_failing_post_hook_restores_the_deleted_rows(
         self, make_writer, spark: SparkSession, table_path: str, table_rows
@@ -403,7 +404,7 @@ class TestOverwritePartitionsPartitionBy:
                 "day = 'd1'",
                 partition_by=["day"],
             )
-        assert not DeltaTable.isDeltaTable(spark, table_path)
+        assert not is_delta_table(spark, table_path)
 
     def test_catalog_table_is_created_partitioned(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_name: str, table_rows
@@ -422,8 +423,8 @@ class TestOverwritePartitionsPartitionBy:
             partition_by=["day"],
         )
 
-        detail = DeltaTable.forName(spark, table_name).detail().collect()[0]
-        assert list(detail["partitionColumns"]) == ["day"]
+        table_detail = detail(spark, table_name)
+        assert list(table_detail["partitionColumns"]) == ["day"]
         assert table_rows(table_name) == [("d1", 1), ("d2", 2)]
 
     def test_existing_table_with_same_partitioning_is_accepted(

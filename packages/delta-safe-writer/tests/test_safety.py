@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from delta.exceptions import ConcurrentAppendException
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as sf
 from pyspark.sql.types import IntegerType
@@ -21,6 +20,8 @@ from delta_safe_writer import (
     SafeDeltaWriter,
     WriteContext,
 )
+
+from .conftest import is_delta_table
 
 pytestmark = pytest.mark.spark
 
@@ -44,7 +45,7 @@ class TestPreHooks:
         seen: list[tuple[Any, ...]] = []
 
         def hook(context: WriteContext) -> None:
-            exists = DeltaTable.isDeltaTable(spark, context.target)
+            exists = is_delta_table(spark, context.target)
             seen.append((context.operation, context.target, context.result, exists, context.run_id))
             assert context.df is not None
 

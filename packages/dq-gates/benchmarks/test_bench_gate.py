@@ -10,6 +10,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as sf
 
 from dq_gates import Gate
+from pipeline_testkit import SparkMode
 
 from .conftest import STATUSES, orders_schema
 
@@ -47,16 +48,24 @@ def pandera_validate(df: DataFrame) -> dict[str, Any]:
 class TestGateBenchmarks:
     @pytest.mark.parametrize("dataset", DATASETS)
     def test_gate_vs_pandera(
-        self, spark: SparkSession, order_paths: dict[str, str], compare: Any, dataset: str
+        self,
+        spark: SparkSession,
+        spark_mode: SparkMode,
+        order_paths: dict[str, str],
+        compare: Any,
+        dataset: str,
     ) -> None:
-        """dq-gates (exact counts, samples) against pandera (first failure per check)."""
+        """dq-gates (exact counts, samples) against pandera (first failure per check).
+
+        With ``--spark-connect`` both validate a Spark Connect DataFrame.
+        """
         df = spark.read.parquet(order_paths[dataset])
         gate = Gate("orders", orders_schema(), default_action="warn")
         result = gate.run(df)
         assert (result.rows_failing_any > 0) == (dataset == "dirty")
         assert bool(pandera_validate(df)) == (dataset == "dirty")
         compare(
-            f"gate_vs_pandera[{dataset}]",
+            f"gate_vs_pandera[{dataset}, {spark_mode}]",
             candidate=lambda: gate.run(df),
             baseline=lambda: pandera_validate(df),
             target=1.0,

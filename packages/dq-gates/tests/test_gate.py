@@ -262,6 +262,7 @@ class TestCounts:
         result = Gate("g", schema).run(spark.createDataFrame([(1,)], "a long"))
         assert [c.name for c in result.checks] == ["a.not_null"]
 
+    @pytest.mark.no_connect("counts jobs with sparkContext's status tracker (none over Connect)")
     def test_number_of_spark_jobs_does_not_grow_with_checks(self, spark: SparkSession) -> None:
         """One check or twelve: the run issues the same number of Spark jobs (one aggregation)."""
         df = spark.range(50).select(sf.col("id").alias("v"))
@@ -646,6 +647,7 @@ class TestCheckTypesAtRun:
         else:
             Gate("g", schema)
 
+    @pytest.mark.no_connect("counts jobs with sparkContext's status tracker (none over Connect)")
     def test_column_without_dtype_is_refused_at_run_start_before_any_job(
         self, spark: SparkSession
     ) -> None:
@@ -713,6 +715,10 @@ class TestSparkFailuresAreWrapped:
         assert (info.value.check, info.value.phase) == ("v.ghost", "analysis")
         assert isinstance(info.value.__cause__, PySparkException)
 
+    @pytest.mark.no_connect(
+        "Connect analyses a frame only when used: files deleted after spark.read fail "
+        "at the schema read (stage 'schema'), not in the job"
+    )
     def test_unreadable_input_is_a_run_error(self, spark: SparkSession, tmp_path: Any) -> None:
         """Input files deleted after the frame was defined: GateRunError(stage='input')."""
         path = str(tmp_path / "gone")

@@ -149,6 +149,7 @@ class TestMetricsEqualNaiveSpark:
 
 
 class TestNoExtraPass:
+    @pytest.mark.no_connect("counts jobs with sparkContext's status tracker (none over Connect)")
     def test_metrics_add_no_spark_job(self, spark: SparkSession) -> None:
         """A gate with twelve anomaly checks starts as many Spark jobs as without them."""
         df = spark.createDataFrame(

@@ -55,6 +55,24 @@ def _string_map(value: Any) -> dict[str, str]:
 StringMap = Annotated[dict[str, str], BeforeValidator(_string_map)]
 
 
+def _connect_url(value: Any) -> Any:
+    """Accept ``sc://host:port`` without a token: the token is a secret, read from the env."""
+    if isinstance(value, str):
+        if not value.startswith("sc://"):
+            raise PydanticCustomError("connect_url", "expected a Spark Connect URL")
+        if "token=" in value:
+            # Its own type: the loader's message must not echo the value (a secret).
+            raise PydanticCustomError(
+                "secret_in_file",
+                "holds a token (not shown); put it in the environment variable "
+                "SPARK_CONNECT_AUTHENTICATE_TOKEN instead of the file",
+            )
+    return value
+
+
+ConnectUrl = Annotated[StrictStr, BeforeValidator(_connect_url)]
+
+
 @dataclass(frozen=True)
 class JobConfig:
     """Job identity used in metric labels, logs and Delta commit metadata.
@@ -80,6 +98,9 @@ class SparkConfig:
         shuffle_partitions: ``spark.sql.shuffle.partitions``.
         driver_memory: ``spark.driver.memory``.
         conf: Further Spark settings, applied last.
+        remote: A Spark Connect server (``sc://host:port``) to run against instead of
+            starting Spark here; ``master`` and ``driver_memory`` are then the server's
+            business. Its token, if any, comes from ``SPARK_CONNECT_AUTHENTICATE_TOKEN``.
     """
 
     __pydantic_config__ = _SECTION
@@ -89,6 +110,7 @@ class SparkConfig:
     shuffle_partitions: StrictInt = 4
     driver_memory: StrictStr = "2g"
     conf: StringMap = field(default_factory=dict)
+    remote: ConnectUrl | None = None
 
 
 @dataclass(frozen=True)
@@ -396,6 +418,7 @@ _EXPECTED = {
     "dataclass_type": "a mapping",
     "dataclass_exact_type": "a mapping",
     "string_map": "a mapping of strings to strings",
+    "connect_url": "a Spark Connect URL such as sc://host:15002",
 }
 #: Fields set by the loader, never from a file.
 _NOT_FROM_FILE = frozenset({"base_dir"})
@@ -452,6 +475,8 @@ def _problem(root: Any, error: Any, path: str) -> str:
         return f"{where}: unknown key; expected one of {expected}"
     if kind == "missing":
         return f"{where}: required key is missing"
+    if kind == "secret_in_file":
+        return f"{where}: {error['msg']}"
     if kind == "literal_error":
         expected = _describe(_type_at(root, loc))
     else:

@@ -67,9 +67,11 @@ def unavailable_message(cause: BaseException) -> str:
 def build_spark_session(config: SparkConfig) -> SparkSession:
     """Start (or reuse) a SparkSession with Delta Lake for the pipeline.
 
-    ``config.master`` picks the kind: ``local[N]`` (this process), a cluster URL such as
-    ``spark://host:7077`` (executors elsewhere, jars shipped to them), or an ``sc://`` Spark
-    Connect server with Delta.
+    ``config.remote`` (an ``sc://`` URL) runs against that Spark Connect server with Delta;
+    without it ``config.master`` picks the kind: ``local[N]`` (this process), a cluster URL
+    such as ``spark://host:7077`` (executors elsewhere, jars shipped to them), or an ``sc://``
+    Spark Connect server too. Over Connect the writes go through delta-safe-writer's SQL
+    engine (chosen automatically), and the server's own settings decide memory and jars.
 
     Args:
         config: Master, app name, shuffle partitions, driver memory and extra settings.
@@ -87,7 +89,7 @@ def build_spark_session(config: SparkConfig) -> SparkSession:
         "spark.sql.session.timeZone": "UTC",
         **config.conf,
     }
-    master = config.master
+    master = config.remote or config.master
     try:
         if master.startswith("sc://"):
             return delta_session.connect_session(master, conf=conf)

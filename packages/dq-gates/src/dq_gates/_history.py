@@ -295,12 +295,15 @@ class ResultsHistory(History):
                 return None
             return spark.read.table(self.table)
         try:
-            return spark.read.format(self.format).load(self.path).select(*history_schema().names)
+            frame = spark.read.format(self.format).load(self.path).select(*history_schema().names)
+            # Spark Connect analyses lazily: reading the schema makes a missing table fail here.
+            _ = frame.schema
         except Exception as exc:
             condition = getattr(exc, "getCondition", lambda: None)()
             if condition in _NO_TABLE_YET:
                 return None
             raise
+        return frame
 
     def read(self, spark: SparkSession) -> DataFrame:
         """Every recorded run, one row each; an empty frame while nothing is recorded."""

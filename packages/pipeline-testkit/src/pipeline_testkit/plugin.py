@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from pipeline_testkit._cluster import StandaloneCluster
+    from pipeline_testkit._connect import ConnectServer
     from pipeline_testkit._s3 import S3Server
 
 _COMPARISONS: list[Comparison] = []
@@ -165,29 +166,15 @@ def spark(
     docstring). Needs ``pipeline-testkit[spark]``; without it the fixture errors with
     ``SparkExtraMissingError`` saying what to declare.
     """
-    from pipeline_testkit._spark import local_spark_session, require_spark_extra, small_conf
+    from pipeline_testkit._spark import local_spark_session, require_spark_extra
 
     require_spark_extra()
-    mode = spark_mode(request.config)
-    warehouse = tmp_path_factory.mktemp("spark")
-    conf = small_conf(warehouse)
-    packages: list[str] = []
-    env: dict[str, str] = {}
-    if mode.s3:
-        from delta_session import hadoop_aws_coordinate
-
-        s3: S3Server = request.getfixturevalue("s3_server")
-        conf.update(s3.spark_conf())
-        packages.append(hadoop_aws_coordinate())
-        env.update(s3.env)
-    master = "local[2]"
-    if mode.cluster:
-        cluster: StandaloneCluster = request.getfixturevalue("spark_cluster")
-        master = cluster.master_url
-        conf.update(cluster.session_conf())
-    if mode.connect:
-        yield from _connect_spark(tmp_path_factory, master, packages, conf, env)
+    if spark_mode(request.config).connect:
+        server: ConnectServer = request.getfixturevalue("connect_server")
+        yield from _connect_spark(server)
         return
+    warehouse = tmp_path_factory.mktemp("spark")
+    master, conf, packages, env = _session_settings(request, warehouse)
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)  # the driver JVM inherits them; restored when the session ends
     try:
@@ -208,25 +195,59 @@ def spark(
                 os.environ[key] = value
 
 
-def _connect_spark(
-    tmp_path_factory: pytest.TempPathFactory,
-    master: str,
-    packages: list[str],
-    conf: dict[str, str],
-    env: dict[str, str],
-) -> Iterator[SparkSession]:
-    from delta_session import connect_session
-    from pipeline_testkit._connect import start_connect_server
+@pytest.fixture(scope="session")
+def connect_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ConnectServer]:
+    """The Spark Connect server behind the ``spark`` fixture in ``connect`` runs.
 
+    Started on first use with this run's settings (cluster master, S3), stopped by PID at the
+    end. Tests that start their own client (an app given ``sc://`` in its config) use its
+    ``url`` or ``port`` and ``token``.
+    """
+    from pipeline_testkit._connect import start_connect_server
+    from pipeline_testkit._spark import require_spark_extra
+
+    require_spark_extra()
+    master, conf, packages, env = _session_settings(request, tmp_path_factory.mktemp("spark"))
     server = start_connect_server(
         tmp_path_factory.mktemp("connect"), master=master, packages=packages, conf=conf, env=env
     )
-    try:
-        session = connect_session(server.url)
-        yield session
-        session.stop()
-    finally:
-        server.stop()
+    yield server
+    server.stop()
+
+
+def _session_settings(
+    request: pytest.FixtureRequest, warehouse: Path
+) -> tuple[str, dict[str, str], list[str], dict[str, str]]:
+    """Master, settings, extra packages and environment of this run's session (or server)."""
+    from pipeline_testkit._spark import small_conf
+
+    mode = spark_mode(request.config)
+    conf = small_conf(warehouse)
+    packages: list[str] = []
+    env: dict[str, str] = {}
+    if mode.s3:
+        from delta_session import hadoop_aws_coordinate
+
+        s3: S3Server = request.getfixturevalue("s3_server")
+        conf.update(s3.spark_conf())
+        packages.append(hadoop_aws_coordinate())
+        env.update(s3.env)
+    master = "local[2]"
+    if mode.cluster:
+        cluster: StandaloneCluster = request.getfixturevalue("spark_cluster")
+        master = cluster.master_url
+        conf.update(cluster.session_conf())
+    return master, conf, packages, env
+
+
+def _connect_spark(server: ConnectServer) -> Iterator[SparkSession]:
+    from delta_session import connect_session
+
+    session = connect_session(server.url)
+    yield session
+    session.stop()
 
 
 @pytest.fixture
