@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 from pyspark import StorageLevel
 
 from delta_safe_writer import SafeDeltaWriter, WriteContext, WriteResult
-from dq_gates import Gate, GateResult
-from etl_app import _lake
+from dq_gates import Gate, GateResult, ResultsHistory
+from etl_app import _lake, _observe
 from etl_app import _transform as tr
 from etl_app._report import RunReport, TableStep
 from etl_app._specs import DEFAULT_SPECS, Stage, TableSpec, WriteMode
@@ -48,8 +48,6 @@ from etl_metrics import (
     bound_context,
     configure_logging,
     get_logger,
-    push_metrics_to_gateway,
-    write_textfile,
 )
 from schema_registry import (
     Compatibility,
@@ -72,6 +70,8 @@ CONTRACT_KINDS = {"missing_column", "extra_column", "type_mismatch"}
 HISTORY_WINDOW = 50
 #: Newest commits of a gold table read for the last gold run id (the newest carries it).
 GOLD_HISTORY_WINDOW = 5
+#: The gates' results history (one row per gate run), relative to the data root.
+DQ_HISTORY = "_dq_history"
 
 log = get_logger("etl_app")
 
@@ -128,6 +128,8 @@ class Pipeline:
             not add up).
         specs: The sources and how each flows to silver (the bundled customers and orders by
             default). Gold needs sources named ``customers`` (SCD2) and ``orders``.
+        progress: Called with one line per stage and per table write as the run goes (the
+            command line prints them); None for silence.
 
     Raises:
         LedgerError: The ledger under the data root is corrupt.
@@ -142,6 +144,7 @@ class Pipeline:
         run_id: str | None = None,
         metrics: EtlMetrics | None = None,
         specs: Sequence[TableSpec] = DEFAULT_SPECS,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
@@ -166,6 +169,7 @@ class Pipeline:
         self._written: dict[str, tuple[str, int]] = {}
         self._check: _SilverCheck | None = None
         self._layout_checked: set[str] = set()
+        self.progress = progress or _observe.silent
         self.report = RunReport(
             run_id=self.run_id,
             job=self.job,
@@ -253,13 +257,18 @@ class Pipeline:
         finally:
             self.report.duration_s = round(time.perf_counter() - started, 3)
             self.report.finished_at = datetime.now(UTC).isoformat()
+            # The report first (the data outcome stands whatever happens to the metrics), then
+            # the metrics, then the report again with the metrics outcome.
+            path = self.root / "reports" / f"run-{self.run_id}.json"
+            self.report.write(path)
             self._publish_metrics()
-            self.report.write(self.root / "reports" / f"run-{self.run_id}.json")
+            self.report.write(path)
             log.info("run_finished", status=self.report.status, seconds=self.report.duration_s)
         return self.report
 
     def _stage(self, stage: str, body: Callable[[], None]) -> None:
         started = time.perf_counter()
+        self.progress(f"{stage}: started")
         with (
             bound_context(stage=stage),
             self.metrics.track_stage_duration(self.job, stage, self.env),
@@ -270,6 +279,7 @@ class Pipeline:
                 self.metrics.record_error(self.job, stage, exc)
                 raise
         self.report.stage_durations_s[stage] = round(time.perf_counter() - started, 3)
+        self.progress(f"{stage}: done in {self.report.stage_durations_s[stage]:.1f}s")
 
     # -- bronze -----------------------------------------------------------------------------
 
@@ -398,7 +408,10 @@ class Pipeline:
         path = self.config.gates_dir() / f"silver.{table}.yaml"
         if not path.exists():
             raise InputError(f"no gate definition for silver.{table}: expected {path}")
-        return Gate.from_yaml(path)
+        # Every gate run is recorded under the data root; anomaly checks read it back.
+        history = str(self.root / DQ_HISTORY)
+        self.report.dq_history = history
+        return Gate.from_yaml(path, history=ResultsHistory(history))
 
     def _silver_batch(self, spec: TableSpec, gate: Gate, batch: Batch) -> None:
         bronze = (
@@ -406,7 +419,12 @@ class Pipeline:
             .load(self.table_path("bronze", spec.name))
             .filter(f"batch_id = {batch.batch_id}")
         )
-        gated: GateResult = gate.run(spec.typing(bronze))
+        gated: GateResult = gate.run(
+            spec.typing(bronze),
+            table=spec.silver,
+            batch_id=str(batch.batch_id),
+            run_id=self.run_id,
+        )
         try:
             self._write_silver(spec, batch, gated)
         finally:
@@ -415,15 +433,11 @@ class Pipeline:
     def _write_silver(self, spec: TableSpec, batch: Batch, gated: GateResult) -> None:
         subject = spec.silver
         self.report.gates.append({"table": subject, "batch_id": batch.batch_id, **gated.to_dict()})
-        for check in gated.checks:
-            self.metrics.record_dq_check(
-                self.job,
-                subject,
-                check.name,
-                passed=check.passed,
-                violations=check.rows_failed or 0,
-                severity=check.action.value,
-            )
+        _observe.record_gate(self.metrics, self.job, subject, gated)
+        self.report.anomalies.extend(
+            {"table": subject, "batch_id": batch.batch_id, **a.to_dict()}
+            for a in gated.anomalies_found
+        )
         quarantined = self._write_quarantine(spec, gated, batch)
         # The de-duplication ranks each key's rows once (persisted); its own counts of the
         # rows it keeps and removes come from one aggregation over that ranking.
@@ -719,8 +733,11 @@ class Pipeline:
                     if r["order_date"] is not None
                 }
             if dates:
-                self._gold_revenue(run, sorted(dates))
-            self._gold_clv(run, customers, batches.get(customers.name, []), order_changes)
+                touched = [d.isoformat() for d in sorted(dates)]
+                with _observe.gold_errors("gold.daily_revenue", "order_date", touched):
+                    self._gold_revenue(run, sorted(dates))
+            with _observe.gold_errors("gold.customer_lifetime_value", "customer_id", []):
+                self._gold_clv(run, customers, batches.get(customers.name, []), order_changes)
         finally:
             if order_changes is not None:
                 order_changes.unpersist()
@@ -867,6 +884,7 @@ class Pipeline:
         )
         if result.version is not None:
             self._written[table] = (result.target, result.version)
+        self.progress(_observe.progress_line(self.report.steps[-1]))
 
     def _record_table_metrics(self) -> None:
         """Size, files and versions of every table written in this run (Delta's own numbers)."""
@@ -887,20 +905,14 @@ class Pipeline:
             )
 
     def _publish_metrics(self) -> None:
-        gateway = self.config.metrics.pushgateway
-        if gateway.url:
-            ok = push_metrics_to_gateway(
-                gateway.url,
-                self.job,
-                grouping_key={"env": self.env, **gateway.grouping_key},
-                registry=self.metrics.registry,
-                timeout=gateway.timeout_s,
-                strict=gateway.strict,
-            )
-            self.report.metrics_sink = f"pushgateway {gateway.url}" + ("" if ok else " (FAILED)")
-        else:
-            path = write_textfile(self.root / self.config.metrics.textfile, self.metrics.registry)
-            self.report.metrics_sink = f"textfile {path}"
+        """Deliver the metrics (never raises) and record the outcome in the report."""
+        outcome = _observe.publish_metrics(
+            self.config.metrics, job=self.job, env=self.env, root=self.root, metrics=self.metrics
+        )
+        self.report.metrics = outcome.to_dict()
+        self.report.metrics_sink = outcome.describe()
+        if not outcome.ok:
+            log.warning("metrics_not_delivered", sink=outcome.sink, error=outcome.error)
 
 
 def _rows_written(result: WriteResult) -> int:
@@ -914,6 +926,7 @@ def run_pipeline(
     stages: str | Stage = Stage.FULL,
     run_id: str | None = None,
     metrics: EtlMetrics | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run the pipeline with an existing SparkSession.
 
@@ -923,16 +936,18 @@ def run_pipeline(
         stages: ``full``, ``bronze``, ``silver`` or ``gold`` (or a :class:`Stage`).
         run_id: Run id; generated when None.
         metrics: Where to record metrics; a fresh registry when None.
+        progress: Called with one line per stage and table write (see :class:`Pipeline`).
 
     Returns:
-        The run report.
+        The run report (written under ``<root>/reports`` even when the run fails).
 
     Raises:
         ConfigError: ``stages`` names no stage (exit code 2 on the command line).
     """
     requested = Stage.parse(stages)
     configure_logging(fmt=config.logging.format, level=config.logging.level)
-    return Pipeline(config, spark, run_id=run_id, metrics=metrics).run(requested)
+    pipeline = Pipeline(config, spark, run_id=run_id, metrics=metrics, progress=progress)
+    return pipeline.run(requested)
 
 
 def migrate_lake(config: AppConfig, *, spark: SparkSession) -> list[_lake.Migration]:
