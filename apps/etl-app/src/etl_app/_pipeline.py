@@ -32,6 +32,7 @@ from pyspark import StorageLevel
 
 from delta_safe_writer import SafeDeltaWriter, WriteContext, WriteResult
 from dq_gates import Gate, GateResult, ResultsHistory
+from etl_app import _input as inp
 from etl_app import _lake, _observe
 from etl_app import _transform as tr
 from etl_app._report import RunReport, TableStep
@@ -40,6 +41,7 @@ from etl_app._state import Batch, Ledger
 from etl_app.errors import (
     HistoryValidationError,
     InputError,
+    InputReconciliationError,
     ReconciliationError,
     SchemaDriftError,
 )
@@ -307,9 +309,16 @@ class Pipeline:
                     self._ingest(spec, settings, file, batch)
 
     def _ingest(self, spec: TableSpec, settings: SourceConfig, file: Path, batch: Batch) -> None:
+        read = inp.read_input(self.spark, str(file), settings.format)
+        try:
+            self._ingest_rows(spec, file, batch, read)
+        finally:
+            read.release()
+
+    def _ingest_rows(self, spec: TableSpec, file: Path, batch: Batch, read: inp.InputBatch) -> None:
         subject = spec.bronze
         registered = self.registry.get(subject)
-        raw = tr.read_raw(self.spark, str(file), settings.format)
+        raw = read.rows
         raw_columns = [f for f in registered.field_names if f not in tr.INGESTION_COLUMNS]
         actual = tr.add_ingestion_columns(
             raw, source_file=str(file), run_id=self.run_id, batch_id=batch.batch_id
@@ -343,10 +352,73 @@ class Pipeline:
             )
         else:
             rows = _rows_written(result)
+        unreadable = self._land_unreadable(spec, file, batch, read)
+        self._reconcile_input(spec, file, batch, read, bronze=rows, unreadable=unreadable)
         self.ledger.mark_done(Stage.BRONZE, batch, rows=rows)
         self.ledger.save()
         self._record_write("bronze", subject, result, rows, batch.batch_id)
         self.metrics.record_records_processed(self.job, "bronze", subject, rows)
+
+    def _land_unreadable(
+        self, spec: TableSpec, file: Path, batch: Batch, read: inp.InputBatch
+    ) -> int:
+        """Append the file's unreadable records (raw text, reason) to their quarantine table."""
+        if not read.unreadable_count:
+            return 0
+        target = self.table_path("quarantine", f"{spec.name}_unreadable")
+        rows = inp.unreadable_rows(
+            read.unreadable, source_file=str(file), run_id=self.run_id, batch_id=batch.batch_id
+        )
+        result = self.writer.append(rows, target, batch_id=batch.batch_id, run_id=self.run_id)
+        if result.skipped:
+            # Committed by an earlier, interrupted run: count the batch's rows there.
+            count = (
+                self.spark.read.format("delta")
+                .load(target)
+                .filter(f"batch_id = {batch.batch_id}")
+                .count()
+            )
+        else:
+            count = _rows_written(result)
+        self._record_write(
+            "bronze", f"quarantine.{spec.name}_unreadable", result, count, batch.batch_id
+        )
+        self.metrics.record_records_failed(self.job, "bronze", spec.bronze, count)
+        return count
+
+    def _reconcile_input(
+        self,
+        spec: TableSpec,
+        file: Path,
+        batch: Batch,
+        read: inp.InputBatch,
+        *,
+        bronze: int,
+        unreadable: int,
+    ) -> None:
+        """The file's records must all be in bronze or in the unreadable table."""
+        checks = inp.input_checks(read.records, bronze, unreadable, read.lines)
+        failed = [name for name, expected, actual in checks if expected != actual]
+        counts = {"records": read.records, "bronze": bronze, "unreadable": unreadable}
+        if read.lines is not None:
+            counts["lines"] = read.lines
+        reasons = (
+            sorted({r["reason"] for r in read.unreadable.select("reason").distinct().collect()})
+            if unreadable
+            else []
+        )
+        self.report.inputs.append(
+            {
+                "table": spec.bronze,
+                "file": str(file),
+                "batch_id": batch.batch_id,
+                **counts,
+                "reasons": reasons,
+                "ok": not failed,
+            }
+        )
+        if failed:
+            raise InputReconciliationError(str(file), counts, failed[0])
 
     def _apply_drift_policy(
         self,

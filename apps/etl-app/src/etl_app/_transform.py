@@ -8,14 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
-
-if TYPE_CHECKING:
-    from etl_app._config import SourceFormat
 
 #: Ingestion columns added to every bronze row.
 INGESTION_COLUMNS = ("ingested_at", "source_file", "run_id", "batch_id")
@@ -63,22 +59,6 @@ CLV_COLUMNS = (
 )
 #: SCD2-tracked customer attributes: a change in any of them opens a new version.
 CUSTOMER_TRACKED = ("name", "email", "country", "segment")
-
-
-def read_raw(spark: SparkSession, path: str, fmt: SourceFormat) -> DataFrame:
-    """Read one raw file with every column as a string (typing happens in silver).
-
-    Args:
-        spark: Session.
-        path: File (or folder of part files).
-        fmt: ``csv`` with a header row, or ``json`` lines.
-
-    Returns:
-        The raw rows; bad values survive as text so they can be quarantined with a reason.
-    """
-    if fmt == "csv":
-        return spark.read.option("header", True).option("mode", "PERMISSIVE").csv(path)
-    return spark.read.option("primitivesAsString", True).json(path)
 
 
 def conform_to_columns(df: DataFrame, columns: Iterable[str]) -> DataFrame:

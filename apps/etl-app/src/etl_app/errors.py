@@ -196,3 +196,28 @@ class GoldWriteError(EtlAppError):
             f"{column} in silver (the gates refuse timestamps before 1900 or from 2100 on); "
             "correct the source rows and rerun."
         )
+
+
+class InputReconciliationError(EtlAppError):
+    """The records read from an input file do not add up to the rows landed from it.
+
+    ``records`` (and, for JSON lines, ``lines``: the non-blank lines, counted by a plain text
+    reader) come from the file; ``bronze`` from the bronze commit; ``unreadable`` from the
+    commit of the unreadable records' table.
+
+    Attributes:
+        file: The input file.
+        counts: The counts compared.
+    """
+
+    def __init__(self, file: str, counts: dict[str, int], check: str) -> None:
+        self.file = file
+        self.counts = dict(counts)
+        self.check = check
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+        super().__init__(
+            f"input reconciliation failed for {file}: check {check} does not hold ({shown}). "
+            "The rows stay in bronze and the unreadable table as committed, but the batch is "
+            "not processed further; compare the file with both tables (column batch_id), fix "
+            "the cause and rerun."
+        )
