@@ -145,7 +145,7 @@ class TestRedaction:
     def test_report_and_summary_mask_url_credentials(self, tmp_path: Path) -> None:
         """A gateway URL with a password appears masked in the JSON report and the summary."""
         report = RunReport(run_id="r", job="j", env="e", stages="full", output_root="/o")
-        report.metrics_sink = f"pushgateway http://u:{SECRET}@gw:9091: FAILED (x)"
+        report.metrics_sink = f"pushgateway http://u:{SECRET}@gw:9091 (FAILED)"
         report.error = f"push to http://u:{SECRET}@gw:9091 failed"
         report.write(tmp_path / "r.json")
         assert SECRET not in (tmp_path / "r.json").read_text()
@@ -183,6 +183,7 @@ class FakeJavaError(Exception):
     """Shaped like a Py4JJavaError / PySpark error: an error class and a multi-line message."""
 
     def getCondition(self) -> str:  # noqa: N802 - PySpark's method name
+        """The Spark error class."""
         return "DELTA_FAKE_CONDITION"
 
 
@@ -211,7 +212,7 @@ class TestSparkErrorsOnTheCommandLine:
         capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch,
     ) -> None:
-        """run shows the error class and second message line, and writes the full trace."""
+        """Run shows the error class and second message line, and writes the full trace."""
 
         def explode(config: object) -> None:
             raise FakeJavaError("first line\nsecond line of the message\n\tat org.Foo(F.java:1)")
@@ -303,6 +304,7 @@ class TestFaultyMetricsAndAnomaly:
 
     @pytest.fixture(scope="class")
     def runs(self, spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+        """Sample batch 1 with an unwritable textfile; then one order, pushed to a closed port."""
         base = tmp_path_factory.mktemp("faults")
         inputs, root = base / "in", base / "out"
         inputs.mkdir()

@@ -53,9 +53,8 @@ class MetricsOutcome:
     strict: bool = False
 
     def describe(self) -> str:
-        """One line for the summary: ``pushgateway http://gw:9091: ok`` or ``...: FAILED (...)``."""
-        state = "ok" if self.ok else f"FAILED ({self.error})"
-        return f"{self.sink} {self.target}: {state}"
+        """Where the metrics went: ``pushgateway http://gw:9091``, ``(FAILED)`` added if so."""
+        return f"{self.sink} {self.target}" + ("" if self.ok else " (FAILED)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for the run report."""

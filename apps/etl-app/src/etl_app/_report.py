@@ -183,6 +183,11 @@ class RunReport:
             out.append(f"gate results history: {self.dq_history}")
         if self.metrics_sink:
             out.append(f"metrics: {self.metrics_sink}")
+        if self.metrics.get("error"):
+            out.append(
+                f"metrics error: {self.metrics['error']} (the data outcome above stands; "
+                "metrics.pushgateway.strict makes this exit code 4)"
+            )
         if self.error:
             out.append(f"error: {self.error}")
         return redact_text("\n".join(out))
