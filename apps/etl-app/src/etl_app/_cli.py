@@ -8,12 +8,13 @@ unless ``--traceback`` is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,14 +91,14 @@ def _run(args: argparse.Namespace, config: AppConfig) -> int:
     from etl_metrics import configure_logging
 
     root = config.output_root()
-    log_file = _spark_log(root)
     _STATE["log_dir"] = str(root / "logs")
     owned = SparkSession.getActiveSession() is None
     spark: SparkSession | None = None
     pipeline: Pipeline | None = None
     try:
-        _say(f"starting Spark ({config.spark.master}); its output goes to {log_file}")
-        spark = build_spark_session(config.spark)
+        with _spark_log(root) as log_file:
+            _say(f"starting Spark ({config.spark.master}); its output goes to {log_file}")
+            spark = build_spark_session(config.spark)
         _say(f"Spark ready; running --cmd {args.cmd} on {root}")
         configure_logging(fmt=config.logging.format, level=config.logging.level)
         pipeline = Pipeline(config, spark, progress=_say)
@@ -128,18 +129,25 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
-def _spark_log(root: Path) -> str:
-    """Where the JVM's output (Ivy resolution, Spark warnings) goes: ``<root>/logs/spark.log``.
+@contextlib.contextmanager
+def _spark_log(root: Path) -> Iterator[str]:
+    """Send the JVM's output (Ivy resolution, Spark warnings) to ``<root>/logs/spark.log``.
 
-    ``DELTA_SESSION_LOG`` wins when set; else it is set for this process (delta-session
-    reads it when it starts the JVM).
+    ``DELTA_SESSION_LOG`` wins when set; else it is set while Spark starts (delta-session reads
+    it then) and restored afterwards.
     """
     from delta_session import LOG_FILE_ENV
 
-    if not os.environ.get(LOG_FILE_ENV):
-        (root / "logs").mkdir(parents=True, exist_ok=True)
-        os.environ[LOG_FILE_ENV] = str(root / "logs" / "spark.log")
-    return os.environ[LOG_FILE_ENV]
+    given = os.environ.get(LOG_FILE_ENV)
+    if given:
+        yield given
+        return
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    os.environ[LOG_FILE_ENV] = str(root / "logs" / "spark.log")
+    try:
+        yield os.environ[LOG_FILE_ENV]
+    finally:
+        os.environ.pop(LOG_FILE_ENV, None)
 
 
 #: Where the current command keeps its logs (set by ``run`` once the data root is known).
