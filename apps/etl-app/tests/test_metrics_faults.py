@@ -298,45 +298,46 @@ def _sample(metrics: EtlMetrics, name: str, **labels: str) -> float | None:
     return None if value is None else float(value)
 
 
+@pytest.fixture(scope="module")
+def runs(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Sample batch 1 with an unwritable textfile; then one order, pushed to a closed port."""
+    base = tmp_path_factory.mktemp("faults")
+    inputs, root = base / "in", base / "out"
+    inputs.mkdir()
+    root.mkdir()
+    (root / "metrics").write_text("a file where the textfile's folder should be")
+    sample = resource_path("sample")
+    for name in ("customers_0001.csv", "orders_0001.json"):
+        shutil.copy(sample / name, inputs / name)
+    first_config = base / "first.yaml"
+    first_config.write_text(f"input: {{dir: {inputs}}}\noutput: {{root: {root}}}\n")
+    first_metrics = EtlMetrics()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        first = _run(spark, first_config, first_metrics)
+    # One order instead of eleven: a sudden drop.
+    lines = (sample / "orders_0001.json").read_text().splitlines()
+    (inputs / "orders_0003.json").write_text(lines[0].replace("1001", "1301") + "\n")
+    second_config = base / "second.yaml"
+    second_config.write_text(
+        f"input: {{dir: {inputs}}}\noutput: {{root: {root}}}\n"
+        f"metrics: {{pushgateway: {{url: 'http://etl:{SECRET}@127.0.0.1:{closed_port()}', "
+        "timeout_s: 2.0, deadline_s: 4.0}}\n"
+    )
+    second_metrics = EtlMetrics()
+    second = _run(spark, second_config, second_metrics)
+    return {
+        "first": first,
+        "second": second,
+        "second_metrics": second_metrics,
+        "root": root,
+        "spark": spark,
+    }
+
+
 @pytest.mark.spark
 class TestFaultyMetricsAndAnomaly:
     """Committed runs keep their report when metrics fail; a drop in orders is an anomaly."""
-
-    @pytest.fixture(scope="class")
-    def runs(self, spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-        """Sample batch 1 with an unwritable textfile; then one order, pushed to a closed port."""
-        base = tmp_path_factory.mktemp("faults")
-        inputs, root = base / "in", base / "out"
-        inputs.mkdir()
-        root.mkdir()
-        (root / "metrics").write_text("a file where the textfile's folder should be")
-        sample = resource_path("sample")
-        for name in ("customers_0001.csv", "orders_0001.json"):
-            shutil.copy(sample / name, inputs / name)
-        first_config = base / "first.yaml"
-        first_config.write_text(f"input: {{dir: {inputs}}}\noutput: {{root: {root}}}\n")
-        first_metrics = EtlMetrics()
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            first = _run(spark, first_config, first_metrics)
-        # One order instead of eleven: a sudden drop.
-        lines = (sample / "orders_0001.json").read_text().splitlines()
-        (inputs / "orders_0003.json").write_text(lines[0].replace("1001", "1301") + "\n")
-        second_config = base / "second.yaml"
-        second_config.write_text(
-            f"input: {{dir: {inputs}}}\noutput: {{root: {root}}}\n"
-            f"metrics: {{pushgateway: {{url: 'http://etl:{SECRET}@127.0.0.1:{closed_port()}', "
-            "timeout_s: 2.0, deadline_s: 4.0}}\n"
-        )
-        second_metrics = EtlMetrics()
-        second = _run(spark, second_config, second_metrics)
-        return {
-            "first": first,
-            "second": second,
-            "second_metrics": second_metrics,
-            "root": root,
-            "spark": spark,
-        }
 
     def test_report_written_with_both_outcomes(self, runs: dict[str, Any]) -> None:
         """The unwritable textfile fails the metrics, not the data; the report says both."""

@@ -105,10 +105,18 @@ def _parse(spark: SparkSession, path: str, fmt: SourceFormat) -> DataFrame:
     return spark.read.options(**json_reader_options()).json(path)
 
 
-def _has_replacement(columns: list[str]) -> Column:
+def _not_utf8(columns: list[str]) -> Column:
+    """True when any of ``columns`` holds bytes that are not UTF-8, or U+FFFD.
+
+    The CSV reader decodes with Java's charset, which turns bad bytes into U+FFFD; the JSON
+    reader keeps a malformed line's bytes as they were. Both are caught.
+    """
     if not columns:
         return F.lit(False)
-    tests = [F.coalesce(F.col(c).contains(REPLACEMENT), F.lit(False)) for c in columns]
+    tests = [
+        F.coalesce(~F.is_valid_utf8(F.col(c)) | F.col(c).contains(REPLACEMENT), F.lit(False))
+        for c in columns
+    ]
     return functools.reduce(lambda a, b: a | b, tests)
 
 
@@ -127,12 +135,13 @@ def read_input(spark: SparkSession, path: str, fmt: SourceFormat) -> InputBatch:
     parsed = _parse(spark, path, fmt)
     columns = [c for c in parsed.columns if c != CORRUPT]
     corrupt = F.col(CORRUPT).isNotNull() if CORRUPT in parsed.columns else F.lit(False)
-    bad_bytes = _has_replacement(columns) | (
-        F.coalesce(F.col(CORRUPT).contains(REPLACEMENT), F.lit(False))
+    bad_bytes = _not_utf8(parsed.columns)
+    # Delta stores valid UTF-8 only: bad bytes in the raw text are shown as U+FFFD.
+    raw = (
+        F.make_valid_utf8(F.col(CORRUPT))
         if CORRUPT in parsed.columns
-        else F.lit(False)
+        else F.lit(None).cast("string")
     )
-    raw = F.col(CORRUPT) if CORRUPT in parsed.columns else F.lit(None).cast("string")
     readable_json = F.to_json(F.struct(*[F.col(c) for c in columns])) if columns else F.lit("{}")
     flagged = parsed.select(
         *[F.col(c) for c in columns],
