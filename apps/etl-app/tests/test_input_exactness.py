@@ -125,6 +125,8 @@ def run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         '"amount": "5.00", "status": "completed", "country": "GB"}',
         '{"order_id": "4", "customer_id": "1", "order_ts": "2024-01-02T09:00:00", '
         '"amount": "20.50", "status": "shipped"',
+        '{"order_id": "5", "customer_id": "1", "order_ts": "1850-06-01T00:00:00", '
+        '"amount": "7.00", "status": "completed", "country": "GB"}',
     ]
     (inputs / "orders_0001.json").write_text("\n".join(orders) + "\n")
     config = base / "etl.yaml"
@@ -148,19 +150,20 @@ class TestEndToEnd:
     """Every record of a defective file is found again: silver, quarantine or unreadable."""
 
     def test_run_succeeds_and_gold_is_built(self, run: dict[str, Any]) -> None:
-        """The year-0001 order is stopped at the gate, so gold builds (no empty Spark error)."""
+        """The year-0001 and 1850 orders are stopped at the gate, so gold builds."""
         assert run["report"].status == "success"
         revenue = run["rows"]("gold/daily_revenue")
         assert [(str(r["order_date"]), r["revenue"]) for r in revenue] == [
             ("2024-01-01", Decimal("100.00"))
         ]
 
-    def test_implausible_timestamp_is_quarantined_with_its_check(self, run: dict[str, Any]) -> None:
-        """Order 3 (year 0001) lands in quarantine with order_ts.in_range."""
+    def test_implausible_timestamps_are_quarantined(self, run: dict[str, Any]) -> None:
+        """Year 1850 fails the gate's range (order_ts.in_range); year 0001 is no timestamp."""
         quarantined = {
             r["order_id"]: sorted(r["_dq_failed_checks"]) for r in run["rows"]("quarantine/orders")
         }
-        assert quarantined[3] == ["order_ts.in_range"]
+        assert quarantined[5] == ["order_ts.in_range"]
+        assert quarantined[3] == ["order_ts.not_null"]
 
     def test_more_decimals_than_the_column_is_quarantined_not_rounded(
         self, run: dict[str, Any]
@@ -190,9 +193,9 @@ class TestEndToEnd:
         inputs = {Path(i["file"]).name: i for i in run["json"]["inputs"]}
         orders, customers = inputs["orders_0001.json"], inputs["customers_0001.csv"]
         assert (orders["records"], orders["lines"], orders["bronze"], orders["unreadable"]) == (
+            5,
+            5,
             4,
-            4,
-            3,
             1,
         )
         assert (customers["records"], customers["bronze"], customers["unreadable"]) == (3, 2, 1)

@@ -85,8 +85,17 @@ def add_ingestion_columns(
     )
 
 
+#: Timestamps outside this range parse in Spark but cannot be handed to Python safely (a
+#: collected year-0001 value fails with "year 0 is out of range"): typing makes them NULL, so
+#: the gate quarantines them (``<column>.not_null``). The gates' plausible range (1900..2100 by
+#: default, in the gate files) is checked on what remains.
+TS_REPRESENTABLE = ("0002-01-01 00:00:00", "9998-12-31 00:00:00")
+
+
 def _ts(col: str) -> Column:
-    return F.col(col).try_cast(T.TimestampType())
+    ts = F.col(col).try_cast(T.TimestampType())
+    low, high = (F.lit(v).cast(T.TimestampType()) for v in TS_REPRESENTABLE)
+    return F.when(ts.between(low, high), ts)
 
 
 def type_customers(bronze: DataFrame) -> DataFrame:
