@@ -229,6 +229,34 @@ class TestSparkErrorsOnTheCommandLine:
         assert "F.java" in logs[0].read_text()
 
 
+class TestGoldErrors:
+    """Any failure of a gold computation names the table, the column and the values."""
+
+    def test_spark_failure_becomes_gold_write_error(self) -> None:
+        """An empty-message Spark error still says which table, column and dates failed."""
+        from etl_app._observe import gold_errors
+        from etl_app.errors import GoldWriteError
+
+        with (
+            pytest.raises(GoldWriteError) as caught,
+            gold_errors("gold.daily_revenue", "order_date", ["0001-01-01", "2024-01-01"]),
+        ):
+            raise FakeJavaError("java.lang.IllegalArgumentException: ")
+        text = str(caught.value)
+        assert text.startswith("gold.daily_revenue: computing or writing order_date in [")
+        assert "0001-01-01, 2024-01-01" in text
+        assert "[DELTA_FAKE_CONDITION]" in text
+        assert caught.value.exit_code == 1
+
+    def test_app_errors_pass_through(self) -> None:
+        """The app's own errors (a contract check, say) are not rewrapped."""
+        from etl_app._observe import gold_errors
+        from etl_app.errors import SchemaDriftError
+
+        with pytest.raises(SchemaDriftError), gold_errors("gold.x", "c", []):
+            raise SchemaDriftError("contract")
+
+
 class _FakeSpark:
     def stop(self) -> None:
         """Nothing to stop."""
