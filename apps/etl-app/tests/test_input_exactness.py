@@ -127,6 +127,12 @@ def run(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         '"amount": "20.50", "status": "shipped"',
         '{"order_id": "5", "customer_id": "1", "order_ts": "1850-06-01T00:00:00", '
         '"amount": "7.00", "status": "completed", "country": "GB"}',
+        # Three more good (pending) orders: the gate fails a batch with over 50% bad rows.
+        *(
+            f'{{"order_id": "{i}", "customer_id": "2", "order_ts": "2024-01-01T12:00:00", '
+            '"amount": "1.00", "status": "pending", "country": "GB"}'
+            for i in (6, 7, 8)
+        ),
     ]
     (inputs / "orders_0001.json").write_text("\n".join(orders) + "\n")
     config = base / "etl.yaml"
@@ -193,9 +199,9 @@ class TestEndToEnd:
         inputs = {Path(i["file"]).name: i for i in run["json"]["inputs"]}
         orders, customers = inputs["orders_0001.json"], inputs["customers_0001.csv"]
         assert (orders["records"], orders["lines"], orders["bronze"], orders["unreadable"]) == (
-            5,
-            5,
-            4,
+            8,
+            8,
+            7,
             1,
         )
         assert (customers["records"], customers["bronze"], customers["unreadable"]) == (3, 2, 1)
