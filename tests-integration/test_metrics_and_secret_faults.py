@@ -13,7 +13,6 @@ import json
 import socket
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -179,15 +178,12 @@ class TestGatewayFaults:
         """A gateway that never finishes its answer is cut off by the whole-push deadline (4 s)."""
         with gateway(mode) as gw:
             config = config_file(tmp_path, gw.url)
-            started = time.monotonic()
             code, out, _ = run_cli(spark, ["run", "--config", str(config), "--cmd", "gold"])
-            took = time.monotonic() - started
         assert code == 0
         metrics = report_of(out)["metrics"]
         assert metrics["ok"] is False
         # Unbounded, the slow answer would take 60 s and the trickled one about 40 s.
         assert metrics["seconds"] <= 4.0 + SLACK_S
-        assert took >= metrics["seconds"]
 
 
 class TestStorageFaults:
