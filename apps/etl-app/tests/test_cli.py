@@ -91,7 +91,10 @@ class TestValidateConfig:
         assert "metrics.pushgateway.url: expected a string" in capsys.readouterr().err
 
     def test_unexpected_error_is_one_line_without_traceback(
-        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+        self,
+        tmp_path: Path,
+        capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch,
     ) -> None:
         """An unexpected error prints its type and first line, and hints at --traceback."""
         import etl_app._cli as cli
@@ -100,13 +103,14 @@ class TestValidateConfig:
             raise RuntimeError("py4j said no\n\tat org.apache.spark.Foo")
 
         monkeypatch.setattr(cli, "build_spark_session", explode)
+        monkeypatch.chdir(tmp_path)  # the default data root (and its logs) is in the cwd
         assert main(["run"]) == 1
         err = capsys.readouterr().err
         assert "run failed: RuntimeError: py4j said no" in err
         assert "org.apache.spark" not in err
         assert "--traceback" in err
 
-    def test_traceback_flag_reraises(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def test_traceback_flag_reraises(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         """--traceback lets the original exception through for debugging."""
         import etl_app._cli as cli
 
@@ -114,6 +118,7 @@ class TestValidateConfig:
             raise RuntimeError("boom")
 
         monkeypatch.setattr(cli, "build_spark_session", explode)
+        monkeypatch.chdir(tmp_path)
         with pytest.raises(RuntimeError, match="boom"):
             main(["run", "--traceback"])
 

@@ -8,13 +8,21 @@ unless ``--traceback`` is given.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Sequence
+import tempfile
+import traceback
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etl_app import __version__
 from etl_app._config import AppConfig, config_to_dict, load_config
+from etl_app._observe import EXIT_METRICS_FAILED, describe_error, redact_config, redact_text
+from etl_app._preflight import preflight
 from etl_app._specs import Stage
 from etl_app.errors import EtlAppError
 
@@ -113,22 +121,76 @@ def _batches(args: argparse.Namespace, config: AppConfig) -> int:
 
 
 def _run(args: argparse.Namespace, config: AppConfig) -> int:
+    config = config.with_overrides(input_dir=args.input, output_root=args.output)
+    # Everything that needs no Spark is checked before the (slow) Spark start.
+    preflight(config, args.cmd)
     from pyspark.sql import SparkSession
 
-    from etl_app._pipeline import run_pipeline
+    from etl_app._pipeline import Pipeline
+    from etl_metrics import configure_logging
 
-    config = config.with_overrides(input_dir=args.input, output_root=args.output)
+    root = config.output_root()
+    _STATE["log_dir"] = str(root / "logs")
     owned = SparkSession.getActiveSession() is None
     spark: SparkSession | None = None
+    pipeline: Pipeline | None = None
     try:
-        spark = build_spark_session(config.spark)
-        report = run_pipeline(config, spark=spark, stages=args.cmd)
+        with _spark_log(root) as log_file:
+            _say(f"starting Spark ({config.spark.master}); its output goes to {log_file}")
+            spark = build_spark_session(config.spark)
+        _say(f"Spark ready; running --cmd {args.cmd} on {root}")
+        configure_logging(fmt=config.logging.format, level=config.logging.level)
+        pipeline = Pipeline(config, spark, progress=_say)
+        report = pipeline.run(args.cmd)
+    except BaseException:
+        if pipeline is not None and pipeline.report.report_path:
+            print(f"run report: {pipeline.report.report_path}", file=sys.stderr)
+        raise
     finally:
         if owned and spark is not None:
             spark.stop()
     print(report.summary_table())
     print(f"run report: {report.report_path}")
-    return EXIT_OK if report.status == "success" else EXIT_FAILED
+    if report.status != "success":
+        return EXIT_FAILED
+    if not report.metrics_ok:
+        print(
+            f"etl-app: warning: the data was committed but the metrics were not delivered: "
+            f"{report.metrics_sink}",
+            file=sys.stderr,
+        )
+        if report.metrics.get("strict"):
+            return EXIT_METRICS_FAILED
+    return EXIT_OK
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+@contextlib.contextmanager
+def _spark_log(root: Path) -> Iterator[str]:
+    """Send the JVM's output (Ivy resolution, Spark warnings) to ``<root>/logs/spark.log``.
+
+    ``DELTA_SESSION_LOG`` wins when set; else it is set while Spark starts (delta-session reads
+    it then) and restored afterwards.
+    """
+    from delta_session import LOG_FILE_ENV
+
+    given = os.environ.get(LOG_FILE_ENV)
+    if given:
+        yield given
+        return
+    (root / "logs").mkdir(parents=True, exist_ok=True)
+    os.environ[LOG_FILE_ENV] = str(root / "logs" / "spark.log")
+    try:
+        yield os.environ[LOG_FILE_ENV]
+    finally:
+        os.environ.pop(LOG_FILE_ENV, None)
+
+
+#: Where the current command keeps its logs (set by ``run`` once the data root is known).
+_STATE: dict[str, str] = {}
 
 
 def _migrate(args: argparse.Namespace, config: AppConfig) -> int:
@@ -194,7 +256,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.env)
     if args.command == "validate-config":
         print(f"{args.config or 'bundled defaults'}: valid (env {args.env})")
-        print(json.dumps(config_to_dict(config), indent=2, default=str))
+        print(json.dumps(redact_config(config_to_dict(config)), indent=2, default=str))
         return EXIT_OK
     if args.command == "schemas":
         return _schemas(config)
@@ -215,6 +277,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         The process exit code.
     """
     parser = _parser()
+    _STATE.clear()
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse already printed usage and the problem
@@ -233,10 +296,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The libraries' errors are written for people: what, where, how to fix.
             print(f"etl-app: error: {type(exc).__name__}: {exc}", file=sys.stderr)
             return EXIT_FAILED
-        first = (str(exc).strip().splitlines() or [""])[0]
+        trace = _save_trace(exc)
         print(
-            f"etl-app: error: {args.command} failed: {type(exc).__name__}: {first}\n"
-            "(rerun with --traceback for the full trace)",
+            f"etl-app: error: {args.command} failed: {describe_error(exc)}\n"
+            f"(full trace in {trace}; or rerun with --traceback)",
             file=sys.stderr,
         )
         return EXIT_FAILED
+
+
+def _save_trace(exc: BaseException) -> str:
+    """Write the full trace of ``exc`` (secrets masked) to a log file; return its path.
+
+    Next to the Spark log when there is one (``<root>/logs/``), else in the temp folder.
+    """
+    logs = _STATE.get("log_dir")
+    folder = Path(logs) if logs else Path(tempfile.gettempdir()) / "etl-app"
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    path = folder / f"error-{stamp}.log"
+    text = "".join(traceback.format_exception(exc))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(redact_text(text), encoding="utf-8")
+    except OSError as err:
+        return f"(not written: {err})"
+    return str(path)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from etl_app._resources import resource_path
 from etl_app.errors import ConfigError
+from etl_metrics import GroupingKeyError, validate_grouping_key
 
 DriftPolicy = Literal["warn", "fail", "evolve"]
 LogFormat = Literal["console", "json"]
@@ -198,15 +200,19 @@ class PushgatewayConfig:
 
     Attributes:
         url: Gateway address (``http://host:9091``); empty disables pushing.
-        timeout_s: Timeout of one push attempt in seconds.
-        grouping_key: Extra grouping labels (e.g. ``instance``).
-        strict: Fail the run when the push fails (default: log a warning and go on).
+        timeout_s: Time one push attempt may take in all (connect, send, answer), seconds.
+        deadline_s: Time the whole push may take, every attempt, retry and pause included.
+        grouping_key: Extra grouping labels (e.g. ``instance``); not ``job`` (the job name
+            is the push's own), no ``__`` prefix, non-empty values.
+        strict: Exit with code 4 when the data was committed but the metrics could not be
+            delivered (default: exit 0; the report and the summary say the metrics failed).
     """
 
     __pydantic_config__ = _SECTION
 
     url: StrictStr | None = None
     timeout_s: StrictFloat = 5.0
+    deadline_s: StrictFloat = 30.0
     grouping_key: StringMap = field(default_factory=dict)
     strict: StrictBool = False
 
@@ -394,14 +400,64 @@ def load_config(path: str | Path | None = None, env: str | None = None) -> AppCo
         merged["job"]["env"] = env
     problems: list[str] = []
     values = _convert(AppConfig, merged, "", problems)
-    if values is not None and not values.metrics.textfile.endswith(".prom"):
-        problems.append(
-            f"metrics.textfile: must end in .prom (node-exporter reads only those), got "
-            f"{values.metrics.textfile!r}"
-        )
+    if values is not None:
+        problems.extend(_semantic_problems(values))
     if problems:
         raise ConfigError(label, problems)
     return dataclasses.replace(typing.cast(AppConfig, values), base_dir=base_dir)
+
+
+#: Spark masters the app can start: local mode, a standalone / YARN / Kubernetes cluster, or
+#: a Spark Connect server.
+_MASTER = re.compile(
+    r"local(\[(\*|[1-9]\d*)(,\s*[1-9]\d*)?\])?|spark://\S+|sc://\S+|yarn|k8s://\S+"
+)
+#: A JVM memory size as Spark reads it (``512m``, ``2g``).
+_MEMORY = re.compile(r"[1-9]\d*[kmgtp]?b?", re.IGNORECASE)
+#: Spark settings given in ``spark.conf`` that must be positive integers.
+_POSITIVE_INT_CONF = ("spark.sql.shuffle.partitions", "spark.default.parallelism")
+
+
+def _semantic_problems(config: AppConfig) -> list[str]:
+    """Problems beyond the types: values Spark or the Pushgateway would refuse later.
+
+    Checked here so a bad value is reported with its key path before Spark starts (today's
+    alternative: a JVM error minutes later, blamed on the jars).
+    """
+    problems: list[str] = []
+    spark = config.spark
+    if spark.shuffle_partitions < 1:
+        problems.append(
+            f"spark.shuffle_partitions: must be at least 1, got {spark.shuffle_partitions}"
+        )
+    if not _MASTER.fullmatch(spark.master):
+        problems.append(
+            "spark.master: expected local, local[N], local[*], spark://host:port, "
+            f"sc://host:port, yarn or k8s://..., got {spark.master!r}"
+        )
+    if not _MEMORY.fullmatch(spark.driver_memory):
+        problems.append(
+            "spark.driver_memory: expected a JVM memory size such as 512m or 2g, got "
+            f"{spark.driver_memory!r}"
+        )
+    for key in _POSITIVE_INT_CONF:
+        value = spark.conf.get(key)
+        if value is not None and not (value.isdigit() and int(value) >= 1):
+            problems.append(f"spark.conf.{key}: must be a whole number >= 1, got {value!r}")
+    gateway = config.metrics.pushgateway
+    for name, seconds in (("timeout_s", gateway.timeout_s), ("deadline_s", gateway.deadline_s)):
+        if not seconds > 0:
+            problems.append(f"metrics.pushgateway.{name}: must be > 0 seconds, got {seconds}")
+    try:
+        validate_grouping_key(gateway.grouping_key)
+    except GroupingKeyError as exc:
+        problems.append(f"metrics.pushgateway.grouping_key: {exc}")
+    if not config.metrics.textfile.endswith(".prom"):
+        problems.append(
+            f"metrics.textfile: must end in .prom (node-exporter reads only those), got "
+            f"{config.metrics.textfile!r}"
+        )
+    return problems
 
 
 _TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false"}

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any
 from pyspark import StorageLevel
 
 from delta_safe_writer import SafeDeltaWriter, WriteContext, WriteResult
-from dq_gates import Gate, GateResult
-from etl_app import _lake, _storage
+from dq_gates import Gate, GateResult, ResultsHistory
+from etl_app import _input as inp
+from etl_app import _lake, _observe, _storage
 from etl_app import _transform as tr
 from etl_app._report import RunReport, TableStep
 from etl_app._specs import DEFAULT_SPECS, Stage, TableSpec, WriteMode
@@ -40,6 +41,7 @@ from etl_app._state import Batch, Ledger
 from etl_app.errors import (
     HistoryValidationError,
     InputError,
+    InputReconciliationError,
     ReconciliationError,
     SchemaDriftError,
 )
@@ -48,8 +50,6 @@ from etl_metrics import (
     bound_context,
     configure_logging,
     get_logger,
-    push_metrics_to_gateway,
-    write_textfile,
 )
 from schema_registry import (
     Compatibility,
@@ -72,6 +72,8 @@ CONTRACT_KINDS = {"missing_column", "extra_column", "type_mismatch"}
 HISTORY_WINDOW = 50
 #: Newest commits of a gold table read for the last gold run id (the newest carries it).
 GOLD_HISTORY_WINDOW = 5
+#: The gates' results history (one row per gate run), relative to the data root.
+DQ_HISTORY = "_dq_history"
 
 log = get_logger("etl_app")
 
@@ -128,6 +130,8 @@ class Pipeline:
             not add up).
         specs: The sources and how each flows to silver (the bundled customers and orders by
             default). Gold needs sources named ``customers`` (SCD2) and ``orders``.
+        progress: Called with one line per stage and per table write as the run goes (the
+            command line prints them); None for silence.
 
     Raises:
         ValueError: Two specs share a name.
@@ -141,6 +145,7 @@ class Pipeline:
         run_id: str | None = None,
         metrics: EtlMetrics | None = None,
         specs: Sequence[TableSpec] = DEFAULT_SPECS,
+        progress: Callable[[str], None] | None = None,
     ) -> None:
         names = [s.name for s in specs]
         if len(set(names)) != len(names):
@@ -166,6 +171,7 @@ class Pipeline:
         self._written: dict[str, tuple[str, int]] = {}
         self._check: _SilverCheck | None = None
         self._layout_checked: set[str] = set()
+        self.progress = progress or _observe.silent
         self.report = RunReport(
             run_id=self.run_id,
             job=self.job,
@@ -290,6 +296,9 @@ class Pipeline:
         finally:
             self.report.duration_s = round(time.perf_counter() - started, 3)
             self.report.finished_at = datetime.now(UTC).isoformat()
+            # The report first (the data outcome stands whatever happens to the metrics), then
+            # the metrics, then the report again with the metrics outcome.
+            self._write_report()
             self._publish_metrics()
             self._write_report()
             log.info("run_finished", status=self.report.status, seconds=self.report.duration_s)
@@ -314,6 +323,7 @@ class Pipeline:
 
     def _stage(self, stage: str, body: Callable[[], None]) -> None:
         started = time.perf_counter()
+        self.progress(f"{stage}: started")
         with (
             bound_context(stage=stage),
             self.metrics.track_stage_duration(self.job, stage, self.env),
@@ -324,6 +334,7 @@ class Pipeline:
                 self.metrics.record_error(self.job, stage, exc)
                 raise
         self.report.stage_durations_s[stage] = round(time.perf_counter() - started, 3)
+        self.progress(f"{stage}: done in {self.report.stage_durations_s[stage]:.1f}s")
 
     # -- bronze -----------------------------------------------------------------------------
 
@@ -366,14 +377,27 @@ class Pipeline:
     def _ingest(
         self, spec: TableSpec, settings: SourceConfig, file: _storage.InputFile, batch: Batch
     ) -> None:
-        subject = spec.bronze
-        registered = self.registry.get(subject)
-        raw_columns = [f for f in registered.field_names if f not in tr.INGESTION_COLUMNS]
         if file.length == 0:
             # An empty file is a 0-row batch (Spark infers no columns from it: no drift).
-            raw = self.spark.createDataFrame([], ", ".join(f"`{c}` STRING" for c in raw_columns))
+            read = inp.empty_input(self.spark, self._raw_columns(spec), settings.format)
         else:
-            raw = tr.read_raw(self.spark, file.path, settings.format)
+            read = inp.read_input(self.spark, file.path, settings.format)
+        try:
+            self._ingest_rows(spec, file, batch, read)
+        finally:
+            read.release()
+
+    def _raw_columns(self, spec: TableSpec) -> list[str]:
+        registered = self.registry.get(spec.bronze)
+        return [f for f in registered.field_names if f not in tr.INGESTION_COLUMNS]
+
+    def _ingest_rows(
+        self, spec: TableSpec, file: _storage.InputFile, batch: Batch, read: inp.InputBatch
+    ) -> None:
+        subject = spec.bronze
+        registered = self.registry.get(subject)
+        raw = read.rows
+        raw_columns = self._raw_columns(spec)
         actual = tr.add_ingestion_columns(
             raw, source_file=file.path, run_id=self.run_id, batch_id=batch.batch_id
         )
@@ -403,6 +427,8 @@ class Pipeline:
             rows = self._bronze_batch_rows(spec, batch, target, result)
         else:
             rows = _rows_written(result)
+        unreadable = self._land_unreadable(spec, file, batch, read)
+        self._reconcile_input(spec, file, batch, read, bronze=rows, unreadable=unreadable)
         self.ledger.mark_done(Stage.BRONZE, batch, rows=rows)
         self.ledger.save()
         self._record_write("bronze", subject, result, rows, batch.batch_id)
@@ -441,6 +467,70 @@ class Pipeline:
                 "with `etl-app batches list` and compare them with the bronze table."
             )
         return sum(files.values())
+
+    def _land_unreadable(
+        self, spec: TableSpec, file: _storage.InputFile, batch: Batch, read: inp.InputBatch
+    ) -> int:
+        """Append the file's unreadable records (raw text, reason) to their quarantine table."""
+        if not read.unreadable_count:
+            return 0
+        target = self.table_path("quarantine", f"{spec.name}_unreadable")
+        rows = inp.unreadable_rows(
+            read.unreadable, source_file=file.path, run_id=self.run_id, batch_id=batch.batch_id
+        )
+        writer = SafeDeltaWriter(
+            self.spark, app_id=self.app_id(f"{spec.name}_unreadable", batch.batch_id)
+        )
+        result = writer.append(rows, target, batch_id=batch.batch_id, run_id=self.run_id)
+        if result.skipped:
+            # Committed by an earlier, interrupted run: count the batch's rows there.
+            count = (
+                self.spark.read.format("delta")
+                .load(target)
+                .filter(f"batch_id = {batch.batch_id}")
+                .count()
+            )
+        else:
+            count = _rows_written(result)
+        self._record_write(
+            "bronze", f"quarantine.{spec.name}_unreadable", result, count, batch.batch_id
+        )
+        self.metrics.record_records_failed(self.job, "bronze", spec.bronze, count)
+        return count
+
+    def _reconcile_input(
+        self,
+        spec: TableSpec,
+        file: _storage.InputFile,
+        batch: Batch,
+        read: inp.InputBatch,
+        *,
+        bronze: int,
+        unreadable: int,
+    ) -> None:
+        """The file's records must all be in bronze or in the unreadable table."""
+        checks = inp.input_checks(read.records, bronze, unreadable, read.lines)
+        failed = [name for name, expected, actual in checks if expected != actual]
+        counts = {"records": read.records, "bronze": bronze, "unreadable": unreadable}
+        if read.lines is not None:
+            counts["lines"] = read.lines
+        reasons = (
+            sorted({r["reason"] for r in read.unreadable.select("reason").distinct().collect()})
+            if unreadable
+            else []
+        )
+        self.report.inputs.append(
+            {
+                "table": spec.bronze,
+                "file": file.path,
+                "batch_id": batch.batch_id,
+                **counts,
+                "reasons": reasons,
+                "ok": not failed,
+            }
+        )
+        if failed:
+            raise InputReconciliationError(file.path, counts, failed[0])
 
     def _apply_drift_policy(
         self,
@@ -516,7 +606,10 @@ class Pipeline:
         path = self.config.gates_dir() / f"silver.{table}.yaml"
         if not path.exists():
             raise InputError(f"no gate definition for silver.{table}: expected {path}")
-        return Gate.from_yaml(path)
+        # Every gate run is recorded under the data root; anomaly checks read it back.
+        history = _storage.join(self.root, DQ_HISTORY)
+        self.report.dq_history = history
+        return Gate.from_yaml(path, history=ResultsHistory(history))
 
     def _silver_batch(self, spec: TableSpec, gate: Gate, batch: Batch) -> None:
         path = self.table_path("bronze", spec.name)
@@ -526,7 +619,12 @@ class Pipeline:
             # A missing upstream table reads as empty (a first batch of 0 rows).
             bronze = self.spark.createDataFrame([], self.registry.get(spec.bronze).to_spark())
         bronze = bronze.filter(f"batch_id = {batch.batch_id}")
-        gated: GateResult = gate.run(spec.typing(bronze))
+        gated: GateResult = gate.run(
+            spec.typing(bronze),
+            table=spec.silver,
+            batch_id=str(batch.batch_id),
+            run_id=self.run_id,
+        )
         try:
             self._write_silver(spec, batch, gated)
         finally:
@@ -535,15 +633,11 @@ class Pipeline:
     def _write_silver(self, spec: TableSpec, batch: Batch, gated: GateResult) -> None:
         subject = spec.silver
         self.report.gates.append({"table": subject, "batch_id": batch.batch_id, **gated.to_dict()})
-        for check in gated.checks:
-            self.metrics.record_dq_check(
-                self.job,
-                subject,
-                check.name,
-                passed=check.passed,
-                violations=check.rows_failed or 0,
-                severity=check.action.value,
-            )
+        _observe.record_gate(self.metrics, self.job, subject, gated)
+        self.report.anomalies.extend(
+            {"table": subject, "batch_id": batch.batch_id, **a.to_dict()}
+            for a in gated.anomalies_found
+        )
         quarantined = self._write_quarantine(spec, gated, batch)
         # The de-duplication ranks each key's rows once (persisted); its own counts of the
         # rows it keeps and removes come from one aggregation over that ranking.
@@ -846,8 +940,11 @@ class Pipeline:
                     if r["order_date"] is not None
                 }
             if dates:
-                self._gold_revenue(run, sorted(dates))
-            self._gold_clv(run, customers, batches.get(customers.name, []), order_changes)
+                touched = [d.isoformat() for d in sorted(dates)]
+                with _observe.gold_errors("gold.daily_revenue", "order_date", touched):
+                    self._gold_revenue(run, sorted(dates))
+            with _observe.gold_errors("gold.customer_lifetime_value", "customer_id", []):
+                self._gold_clv(run, customers, batches.get(customers.name, []), order_changes)
         finally:
             if order_changes is not None:
                 order_changes.unpersist()
@@ -996,6 +1093,7 @@ class Pipeline:
         )
         if result.version is not None:
             self._written[table] = (result.target, result.version)
+        self.progress(_observe.progress_line(self.report.steps[-1]))
 
     def _record_table_metrics(self) -> None:
         """Size, files and versions of every table written in this run (Delta's own numbers)."""
@@ -1016,21 +1114,16 @@ class Pipeline:
             )
 
     def _publish_metrics(self) -> None:
-        gateway = self.config.metrics.pushgateway
-        if gateway.url:
-            ok = push_metrics_to_gateway(
-                gateway.url,
-                self.job,
-                grouping_key={"env": self.env, **gateway.grouping_key},
-                registry=self.metrics.registry,
-                timeout=gateway.timeout_s,
-                strict=gateway.strict,
-            )
-            self.report.metrics_sink = f"pushgateway {gateway.url}" + ("" if ok else " (FAILED)")
-        else:
-            local = _storage.local_path(self.root) or Path(".")
-            path = write_textfile(local / self.config.metrics.textfile, self.metrics.registry)
-            self.report.metrics_sink = f"textfile {path}"
+        """Deliver the metrics (never raises) and record the outcome in the report."""
+        # The textfile is a local file: on a URI data root it goes under the working folder.
+        local = _storage.local_path(self.root) or Path(".")
+        outcome = _observe.publish_metrics(
+            self.config.metrics, job=self.job, env=self.env, root=local, metrics=self.metrics
+        )
+        self.report.metrics = outcome.to_dict()
+        self.report.metrics_sink = outcome.describe()
+        if not outcome.ok:
+            log.warning("metrics_not_delivered", sink=outcome.sink, error=outcome.error)
 
 
 def _output_root(config: AppConfig) -> str:
@@ -1049,6 +1142,7 @@ def run_pipeline(
     stages: str | Stage = Stage.FULL,
     run_id: str | None = None,
     metrics: EtlMetrics | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> RunReport:
     """Run the pipeline with an existing SparkSession.
 
@@ -1058,16 +1152,18 @@ def run_pipeline(
         stages: ``full``, ``bronze``, ``silver`` or ``gold`` (or a :class:`Stage`).
         run_id: Run id; generated when None.
         metrics: Where to record metrics; a fresh registry when None.
+        progress: Called with one line per stage and table write (see :class:`Pipeline`).
 
     Returns:
-        The run report.
+        The run report (written under ``<root>/reports`` even when the run fails).
 
     Raises:
         ConfigError: ``stages`` names no stage (exit code 2 on the command line).
     """
     requested = Stage.parse(stages)
     configure_logging(fmt=config.logging.format, level=config.logging.level)
-    return Pipeline(config, spark, run_id=run_id, metrics=metrics).run(requested)
+    pipeline = Pipeline(config, spark, run_id=run_id, metrics=metrics, progress=progress)
+    return pipeline.run(requested)
 
 
 def migrate_lake(config: AppConfig, *, spark: SparkSession) -> list[_lake.Migration]:

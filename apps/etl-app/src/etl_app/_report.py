@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from etl_app._observe import redact_strings, redact_text
+
 
 @dataclass
 class TableStep:
@@ -56,7 +58,17 @@ class RunReport:
         drift: Drift findings per source file.
         gates: Gate results (``GateResult.to_dict()``) per batch.
         gold_dates: Dates whose gold revenue partitions were rewritten.
-        metrics_sink: Where metrics went (Pushgateway URL or textfile path).
+        metrics_sink: Where metrics went (Pushgateway URL, credentials masked, or textfile
+            path) and whether they got there.
+        metrics: The metrics outcome (``MetricsOutcome.to_dict()``): ``ok``, ``sink``,
+            ``target``, ``error``, ...; empty until the metrics are published. Separate from
+            ``status``, the data outcome.
+        inputs: Per input file: records read, rows to bronze, unreadable records set aside
+            (with reasons) and whether they add up.
+        dq_history: The gates' results history table (read it with
+            ``dq_gates.ResultsHistory(path).read(spark)``).
+        anomalies: Anomaly checks that judged a batch anomalous (table, batch, check, value,
+            bounds, message).
         output_root: The data root.
         error: The error message when the run failed.
         report_path: Where the JSON report was written.
@@ -78,18 +90,30 @@ class RunReport:
     gates: list[dict[str, Any]] = field(default_factory=list)
     gold_dates: list[str] = field(default_factory=list)
     metrics_sink: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    inputs: list[dict[str, Any]] = field(default_factory=list)
+    dq_history: str = ""
+    anomalies: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     report_path: str = ""
 
+    @property
+    def metrics_ok(self) -> bool:
+        """Whether the metrics were delivered (False until they are published)."""
+        return bool(self.metrics.get("ok"))
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the report as JSON-ready data."""
-        return asdict(self)
+        """Return the report as JSON-ready data, with the credentials of any URL masked."""
+        data: dict[str, Any] = redact_strings(asdict(self))
+        return data
 
     def write(self, path: Path) -> None:
-        """Save the report as JSON at ``path`` (parents created)."""
+        """Save the report as JSON at ``path`` (parents created), replacing it atomically."""
         path.parent.mkdir(parents=True, exist_ok=True)
         self.report_path = str(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+        partial = path.with_name(f".{path.name}.partial")
+        partial.write_text(json.dumps(self.to_dict(), indent=2, default=str), encoding="utf-8")
+        partial.replace(path)
 
     def summary_table(self) -> str:
         """Return a fixed-width table of every write, the reconciliation and the outcome."""
@@ -142,8 +166,28 @@ class RunReport:
         if self.stage_durations_s:
             timings = ", ".join(f"{k} {v:.1f}s" for k, v in self.stage_durations_s.items())
             out.append(f"stage durations: {timings}")
+        if self.inputs:
+            out.append("input (records in the file = rows to bronze + unreadable):")
+            out.extend(
+                f"  {Path(i['file']).name}: {i['records']} = {i['bronze']} + {i['unreadable']}"
+                + (f" ({', '.join(i['reasons'])})" if i.get("reasons") else "")
+                + f"  {'ok' if i['ok'] else 'MISMATCH'}"
+                for i in self.inputs
+            )
+        out.extend(
+            f"anomaly: {a['table']} batch {a['batch_id']} {a['check']} ({a['action']}): "
+            f"{a['message']}"
+            for a in self.anomalies
+        )
+        if self.dq_history:
+            out.append(f"gate results history: {self.dq_history}")
         if self.metrics_sink:
             out.append(f"metrics: {self.metrics_sink}")
+        if self.metrics.get("error"):
+            out.append(
+                f"metrics error: {self.metrics['error']} (the data outcome above stands; "
+                "metrics.pushgateway.strict makes this exit code 4)"
+            )
         if self.error:
             out.append(f"error: {self.error}")
-        return "\n".join(out)
+        return redact_text("\n".join(out))

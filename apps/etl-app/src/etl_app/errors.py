@@ -186,3 +186,54 @@ class LakeLayoutError(EtlAppError):
             "table in one commit, keeping its history, and enables the change data feed), then "
             "rerun."
         )
+
+
+class GoldWriteError(EtlAppError):
+    """A gold table could not be computed or written; names the table, column and values.
+
+    Silver is unchanged and the batches stay pending for gold, so a rerun retries them once
+    the cause (usually an implausible value that passed the gates) is fixed.
+
+    Attributes:
+        table: The gold table (``gold.daily_revenue``).
+        column: The column whose values the write covered (``order_date``).
+        values: Those values (at most a few shown in the message).
+    """
+
+    def __init__(self, table: str, column: str, values: list[str], cause: str) -> None:
+        self.table = table
+        self.column = column
+        self.values = list(values)
+        shown = ", ".join(self.values[:10]) + (" ..." if len(self.values) > 10 else "")
+        which = f"{column} in [{shown}]" if self.values else f"the touched {column} values"
+        super().__init__(
+            f"{table}: computing or writing {which} failed: {cause}. Silver is unchanged and "
+            "these batches stay pending for gold. Look for implausible values of "
+            f"{column} in silver (the gates refuse timestamps before 1900 or from 2100 on); "
+            "correct the source rows and rerun."
+        )
+
+
+class InputReconciliationError(EtlAppError):
+    """The records read from an input file do not add up to the rows landed from it.
+
+    ``records`` (and, for JSON lines, ``lines``: the non-blank lines, counted by a plain text
+    reader) come from the file; ``bronze`` from the bronze commit; ``unreadable`` from the
+    commit of the unreadable records' table.
+
+    Attributes:
+        file: The input file.
+        counts: The counts compared.
+    """
+
+    def __init__(self, file: str, counts: dict[str, int], check: str) -> None:
+        self.file = file
+        self.counts = dict(counts)
+        self.check = check
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items())
+        super().__init__(
+            f"input reconciliation failed for {file}: check {check} does not hold ({shown}). "
+            "The rows stay in bronze and the unreadable table as committed, but the batch is "
+            "not processed further; compare the file with both tables (column batch_id), fix "
+            "the cause and rerun."
+        )

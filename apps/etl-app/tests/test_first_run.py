@@ -1,0 +1,77 @@
+"""The first run as a person sees it: fast errors before Spark, every subcommand reachable.
+
+None of these start Spark: what can be checked without it is checked before it starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import etl_app._cli as cli
+from etl_app._preflight import preflight
+from etl_app.errors import InputError
+
+
+def no_spark(config: object) -> None:
+    """Stands in for the Spark builder: reaching it is the failure."""
+    raise AssertionError("Spark must not start")
+
+
+class TestChecksBeforeSpark:
+    """Missing folders and an unwritable data root exit 2 before Spark starts."""
+
+    def test_missing_input_folder_exits_2_without_spark(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Run --input on a missing folder names it and exits 2; Spark never starts."""
+        monkeypatch.setattr(cli, "build_spark_session", no_spark)
+        missing = tmp_path / "nowhere"
+        code = cli.main(["run", "--input", str(missing), "--output", str(tmp_path / "o")])
+        assert code == 2
+        err = capsys.readouterr().err
+        assert f"input folder {missing} does not exist" in err
+        assert "generate-sample" in err
+        assert "Traceback" not in err
+
+    def test_unwritable_output_exits_2_without_spark(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A data root below a regular file cannot be created: exit 2 naming it."""
+        monkeypatch.setattr(cli, "build_spark_session", no_spark)
+        blocker = tmp_path / "file"
+        blocker.write_text("x")
+        assert cli.main(["run", "--output", str(blocker / "out")]) == 2
+        err = capsys.readouterr().err
+        assert f"data root {blocker / 'out'} is not writable" in err
+
+    def test_missing_gates_folder_is_reported_for_silver(self, tmp_path: Path) -> None:
+        """A silver run with a gates folder that does not exist fails the preflight."""
+        from etl_app import load_config
+
+        path = tmp_path / "c.yaml"
+        path.write_text(f"gates: {{dir: {tmp_path / 'no-gates'}}}\noutput: {{root: {tmp_path}}}\n")
+        with pytest.raises(InputError, match=r"gates folder .* does not exist"):
+            preflight(load_config(path), "silver")
+
+    def test_gold_only_needs_no_input_folder(self, tmp_path: Path) -> None:
+        """A gold run does not read input: a missing input folder is not its problem."""
+        from etl_app import load_config
+
+        path = tmp_path / "c.yaml"
+        path.write_text(f"input: {{dir: {tmp_path / 'none'}}}\noutput: {{root: {tmp_path}}}\n")
+        preflight(load_config(path), "gold")
+        assert not list(tmp_path.glob(".etl-app-probe-*"))
+
+
+class TestEverySubcommandReachable:
+    """Each subcommand has its own help (``nox -s etl -- <command> --help`` reaches it)."""
+
+    @pytest.mark.parametrize(
+        "command", ["run", "generate-sample", "validate-config", "schemas", "migrate"]
+    )
+    def test_subcommand_help(self, command: str, capsys: pytest.CaptureFixture[str]) -> None:
+        """``etl-app <command> --help`` exits 0 with that command's usage."""
+        assert cli.main([command, "--help"]) == 0
+        assert f"usage: etl-app {command}" in capsys.readouterr().out
