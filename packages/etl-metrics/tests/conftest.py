@@ -213,9 +213,14 @@ class TricklingServer:
 
 
 def _trickle_forever(
-    scheme: str, wrap: Callable[[socket.socket], socket.socket] | None = None
+    scheme: str,
+    wrap: Callable[[socket.socket], socket.socket] | None = None,
+    at_once: bytes = b"",
 ) -> Iterator[TricklingServer]:
-    """Serve the trickling answer on 127.0.0.1 until the test ends (``wrap``: TLS)."""
+    """Serve the trickling answer on 127.0.0.1 until the test ends (``wrap``: TLS).
+
+    ``at_once`` is sent as soon as a client connects; the rest of the answer trickles.
+    """
     stop = threading.Event()
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -232,6 +237,11 @@ def _trickle_forever(
             raw.close()
             return
         with conn:
+            if at_once:
+                try:
+                    conn.sendall(at_once)
+                except OSError:
+                    return
             ends = time.monotonic() + TRICKLE_FOR_S
             position = 0
             while time.monotonic() < ends and not stop.wait(TRICKLE_EVERY_S):
@@ -274,6 +284,16 @@ def trickling_server() -> Iterator[TricklingServer]:
     for up to ten minutes: every single read completes quickly, the answer never does.
     """
     yield from _trickle_forever("")
+
+
+@pytest.fixture
+def status_then_trickling_server() -> Iterator[TricklingServer]:
+    """Like ``trickling_server``, but ``HTTP/1.1 200 OK`` arrives at once; the headers never end.
+
+    A client that stops reading when its time is up sees a success status line and a cut-off
+    header block: that is no complete answer, and no evidence the gateway stored anything.
+    """
+    yield from _trickle_forever("", at_once=b"HTTP/1.1 200 OK\r\nX-Trickle: ")
 
 
 @pytest.fixture

@@ -460,6 +460,22 @@ class TestWholeAttemptIsBounded:
         assert "timed out" in logs[-1]["error"]
         assert "within 2 s" in logs[-1]["error"]
 
+    def test_success_status_with_unfinished_headers_is_not_a_success(
+        self, status_then_trickling_server: TricklingServer
+    ) -> None:
+        """A 200 status line followed by headers that never end is a timed-out attempt."""
+        outcome = try_push_metrics_to_gateway(
+            status_then_trickling_server.address,
+            "j",
+            registry=CollectorRegistry(),
+            timeout=2.0,
+            retries=0,
+        )
+        assert not outcome.ok
+        assert outcome.error is not None
+        assert "timed out" in outcome.error
+        assert outcome.attempts == 1
+
     def test_trickling_gateway_in_strict_mode_raises(
         self, trickling_server: TricklingServer
     ) -> None:

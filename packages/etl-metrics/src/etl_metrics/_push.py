@@ -292,12 +292,16 @@ def _send(url: str, method: str, seconds: float, headers: Iterable[_Header], dat
     with _Watchdog(seconds) as watchdog:
         opener = urllib.request.build_opener(_HTTPHandler(watchdog), _HTTPSHandler(watchdog))
         try:
-            with opener.open(request, timeout=seconds):
-                pass
+            with opener.open(request, timeout=seconds) as response:
+                response.read()
         except Exception as exc:
             if watchdog.fired:
                 raise watchdog.expired() from exc
             raise
+        # A shut socket reads as the end of the answer: http.client then accepts a status line
+        # whose headers (or body) were cut off. Cut off is not answered.
+        if watchdog.fired:
+            raise watchdog.expired()
 
 
 def _handler_with(
