@@ -109,8 +109,14 @@ class TestRemoteRun:
             outputs.append(run_app(connect_cfg, thin_env))
 
         for output in outputs:
-            report = Path(output.strip().splitlines()[-1].removeprefix("run report: "))
-            assert json.loads(report.read_text())["status"] == "success"
+            # stdout names the report; log lines (stderr) may follow it.
+            named = [
+                line.removeprefix("run report: ")
+                for line in output.splitlines()
+                if line.startswith("run report: ")
+            ]
+            assert len(named) == 1, output
+            assert json.loads(Path(named[0]).read_text())["status"] == "success"
         for table in TABLES:
             classic_cols, classic_rows = checksums(spark, tmp_path / "classic" / table)
             connect_cols, connect_rows = checksums(spark, tmp_path / "connect" / table)

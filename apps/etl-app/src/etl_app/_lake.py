@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from etl_app import _storage
+from etl_app import _delta_sql, _storage
 from etl_app.errors import LakeLayoutError
 
 if TYPE_CHECKING:
@@ -31,15 +31,15 @@ def exists(spark: SparkSession, path: str) -> bool:
     A ``_delta_log`` folder without a commit file (a first write interrupted by a crash or a
     full disk) is no table: the next write creates it.
     """
+    if _delta_sql.is_connect(spark):
+        return _delta_sql.exists(spark, path)
     from delta.tables import DeltaTable
 
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
 def _detail(spark: SparkSession, path: str) -> Any:
-    from delta.tables import DeltaTable
-
-    return DeltaTable.forPath(spark, path).detail().collect()[0]
+    return spark.sql(f"DESCRIBE DETAIL {_delta_sql.table_ref(path)}").collect()[0]
 
 
 def layout_problems(spark: SparkSession, spec: TableSpec, path: str) -> list[str]:
@@ -76,23 +76,32 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
     first write) on a local path is removed first: it holds nothing, and Delta's
     ``createIfNotExists`` would take it for a table.
     """
-    from delta.tables import DeltaTable
-
     local = _storage.local_path(path)
     if local is not None and (local / "_delta_log").is_dir() and not exists(spark, path):
         log = local / "_delta_log"
         if not any(log.glob("*.json")) and not any(log.glob("*.checkpoint*")):
             shutil.rmtree(log)
-    builder = (
-        DeltaTable.createIfNotExists(spark)
-        .location(path)
-        .addColumns(schema)
-        .property(CDF_PROPERTY, "true")
-    )
-    if spec.partition_by:
-        builder = builder.partitionedBy(*spec.partition_by)
     try:
-        builder.execute()
+        if _delta_sql.is_connect(spark):
+            _delta_sql.create_if_not_exists(
+                spark,
+                path,
+                schema,
+                partition_by=spec.partition_by,
+                properties={CDF_PROPERTY: "true"},
+            )
+        else:
+            from delta.tables import DeltaTable
+
+            builder = (
+                DeltaTable.createIfNotExists(spark)
+                .location(path)
+                .addColumns(schema)
+                .property(CDF_PROPERTY, "true")
+            )
+            if spec.partition_by:
+                builder = builder.partitionedBy(*spec.partition_by)
+            builder.execute()
     except Exception as exc:
         if "PROTOCOL_CHANGED" not in str(exc) and "ProtocolChanged" not in str(exc):
             raise
@@ -131,26 +140,27 @@ def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
         RuntimeError: The rewrite did not write exactly the rows it read (the table keeps the
             rewrite; restore the version before it).
     """
-    from delta.tables import DeltaTable
-
     if not exists(spark, path):
         return Migration(spec.silver, path, ())
     problems = tuple(layout_problems(spark, spec, path))
     if not problems:
         return Migration(spec.silver, path, ())
-    table = DeltaTable.forPath(spark, path)
+
+    def newest() -> Any:
+        return spark.sql(f"DESCRIBE HISTORY {_delta_sql.table_ref(path)} LIMIT 1").collect()[0]
+
     spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({CDF_PROPERTY} = true)")
     detail = _detail(spark, path)
     if list(detail["partitionColumns"]) == list(spec.partition_by):
         return Migration(spec.silver, path, problems)
-    version = int(table.history(1).collect()[0]["version"])
+    version = int(newest()["version"])
     current: DataFrame = spark.read.format("delta").option("versionAsOf", version).load(path)
     rows = current.count()
     writer = current.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if spec.partition_by:
         writer = writer.partitionBy(*spec.partition_by)
     writer.save(path)
-    commit = table.history(1).collect()[0]
+    commit = newest()
     written = int((commit["operationMetrics"] or {}).get("numOutputRows", -1))
     if written != rows:
         raise RuntimeError(

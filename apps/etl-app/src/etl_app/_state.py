@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ConfigDict, StrictBool, StrictInt, StrictStr, TypeAdapter, ValidationError
 
-from etl_app import _lake, _storage
+from etl_app import _delta_sql, _lake, _storage
 from etl_app._specs import Stage
 from etl_app.errors import LedgerError
 
@@ -359,9 +359,12 @@ class Ledger:
 
         for attempt in range(COMMIT_ATTEMPTS):
             try:
-                DeltaTable.createIfNotExists(self.spark).location(self.location).addColumns(
-                    schema
-                ).execute()
+                if _delta_sql.is_connect(self.spark):
+                    _delta_sql.create_if_not_exists(self.spark, self.location, schema)
+                else:
+                    DeltaTable.createIfNotExists(self.spark).location(self.location).addColumns(
+                        schema
+                    ).execute()
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
@@ -386,14 +389,19 @@ class Ledger:
         if insert_only:
             condition = "t.source = s.source AND (t.batch_id = s.batch_id OR t.sha256 = s.sha256)"
         for attempt in range(COMMIT_ATTEMPTS):
-            merge = (
-                DeltaTable.forPath(self.spark, self.location)
-                .alias("t")
-                .merge(frame.alias("s"), condition)
-            )
-            if not insert_only:
-                merge = merge.whenMatchedUpdateAll()
             try:
+                if _delta_sql.is_connect(self.spark):
+                    clauses = "WHEN NOT MATCHED THEN INSERT *"
+                    if not insert_only:
+                        clauses = "WHEN MATCHED THEN UPDATE SET * " + clauses
+                    return _delta_sql.merge(self.spark, self.location, frame, condition, clauses)
+                merge = (
+                    DeltaTable.forPath(self.spark, self.location)
+                    .alias("t")
+                    .merge(frame.alias("s"), condition)
+                )
+                if not insert_only:
+                    merge = merge.whenMatchedUpdateAll()
                 metrics = merge.whenNotMatchedInsertAll().execute().collect()
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1 or insert_only:
@@ -605,13 +613,24 @@ class Ledger:
             rows, "source STRING, batch_id BIGINT, previous STRING, state STRING"
         )
         for attempt in range(COMMIT_ATTEMPTS):
+            on = "t.source = s.source AND t.batch_id = s.batch_id"
             try:
-                DeltaTable.forPath(self.spark, self.location).alias("t").merge(
-                    frame.alias("s"), "t.source = s.source AND t.batch_id = s.batch_id"
-                ).whenMatchedUpdate(
-                    condition="t.state = s.previous",
-                    set={"state": "s.state", "updated_at": "current_timestamp()"},
-                ).execute()
+                if _delta_sql.is_connect(self.spark):
+                    _delta_sql.merge(
+                        self.spark,
+                        self.location,
+                        frame,
+                        on,
+                        "WHEN MATCHED AND t.state = s.previous THEN UPDATE SET "
+                        "state = s.state, updated_at = current_timestamp()",
+                    )
+                else:
+                    DeltaTable.forPath(self.spark, self.location).alias("t").merge(
+                        frame.alias("s"), on
+                    ).whenMatchedUpdate(
+                        condition="t.state = s.previous",
+                        set={"state": "s.state", "updated_at": "current_timestamp()"},
+                    ).execute()
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
