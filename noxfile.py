@@ -446,3 +446,80 @@ def readme(session: nox.Session, package: str) -> None:
         "--workdir",
         str(workdir),
     )
+
+
+# `nox -s ci` runs every session of the ci tag, in two lanes at once. CI's budget is wall time on
+# two cores, and one Spark test process keeps about one core busy (driver-side Python and JVM
+# start-up dominate on tiny data), so two lanes finish in far less time than one. The lanes are
+# balanced by measured session times; `ci` refuses to start when they and the tag disagree.
+CI_LANES: list[list[str]] = [
+    [
+        "lint",
+        "typecheck",
+        *(f"tests({name})" for name in PACKAGES if name != "etl-app"),
+        "build",
+        "deploy",
+        "docs",
+    ],
+    ["tests(etl-app)", "integration", "benchmarks"],
+]
+CI_LANE_LOGS = ROOT / ".cache" / "ci-lanes"
+
+
+@nox.session(python=False)
+def ci(session: nox.Session) -> None:
+    """Every session of ``nox -t ci``, in two lanes that run at once (README's test command).
+
+    Each lane is one ``nox`` process; its full output goes to .cache/ci-lanes/lane-<n>.log and its
+    session summary is printed here. Fails when any session of either lane fails.
+    """
+    import subprocess
+
+    _check_lanes_cover_the_ci_tag(session)
+    CI_LANE_LOGS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "UV_LOCK_TIMEOUT": os.environ.get("UV_LOCK_TIMEOUT", "1800")}
+    running = []
+    for number, lane in enumerate(CI_LANES, start=1):
+        log_path = CI_LANE_LOGS / f"lane-{number}.log"
+        session.log(f"lane {number} ({', '.join(lane)}) -> {log_path}")
+        log = log_path.open("w", encoding="utf-8")
+        command = [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-s", *lane]
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+        running.append((number, log_path, log, process))
+    failed = []
+    for number, log_path, log, process in running:
+        code = process.wait()
+        log.close()
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        summary = [line for line in lines if line.startswith("nox > *") or "passed" in line]
+        session.log(f"lane {number} exited {code}:\n" + "\n".join(summary[-60:]))
+        if code != 0:
+            failed.append(number)
+            print("\n".join(lines[-200:]))
+    if failed:
+        session.error(f"lane(s) {failed} failed; full output in {CI_LANE_LOGS}")
+
+
+def _check_lanes_cover_the_ci_tag(session: nox.Session) -> None:
+    """Fail unless the lanes hold every session of the ci tag, once, and nothing else."""
+    import subprocess
+
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "-f", str(ROOT / "noxfile.py"), "-t", "ci", "-l", "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    tagged = [entry["session"] for entry in json.loads(listed.stdout)]
+    covered = [
+        name
+        for lane in CI_LANES
+        for entry in lane
+        for name in tagged
+        if name == entry or name.startswith(f"{entry}(")
+    ]
+    if sorted(covered) != sorted(tagged):
+        missing = sorted(set(tagged) - set(covered))
+        twice = sorted({name for name in covered if covered.count(name) > 1})
+        session.error(f"CI_LANES disagree with the ci tag: missing {missing}, twice {twice}")

@@ -249,7 +249,16 @@ class TestScheduledAndSecurity:
         commands = [s.get("run", "") for job in workflow["jobs"] for s in _steps(workflow, job)]
         assert any(c.rstrip().endswith("bash .ci/run") and c.startswith("sudo") for c in commands)
         script = (ROOT / ".ci" / "run").read_text()
-        assert re.search(r"^\s+nox -s image$", script, re.M)
+        assert re.search(r"^\s*nox -s image\b", script, re.M)
+
+    def test_ci_script_runs_the_readme_test_command(self) -> None:
+        """.ci/run runs exactly the test command README.md gives (its nox part)."""
+        readme = (ROOT / "README.md").read_text()
+        commands = re.findall(r"^python3 -m pip install -q nox uv && (.+)$", readme, re.M)
+        assert len(commands) == 2, commands
+        test_command = commands[1]
+        script = (ROOT / ".ci" / "run").read_text()
+        assert re.search(rf"^{re.escape(test_command)}\b", script, re.M), test_command
 
     def test_security_runs_bandit_and_audits_the_lock(self) -> None:
         """Bandit scans the published sources; uv audit checks uv.lock; weekly as well."""
