@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from dq_gates import (
     Verdict,
     history_schema,
 )
+from dq_gates._history import retry_creation_race
 
 pytestmark = pytest.mark.spark
 
@@ -282,3 +284,59 @@ class TestAnomaliesAcrossRuns:
         ]
         assert "2 earlier run(s) with this metric, 3 needed" in statuses[2].message
         assert [r["metrics"]["amount.null_fraction"] for r in history.rows] == [0.1] * 4
+
+
+class TestConcurrentFirstAppends:
+    """Gates appending at once to a history that does not exist yet lose no run."""
+
+    def test_racing_first_appends_all_land(self, spark: SparkSession, tmp_path: Path) -> None:
+        """Four gate runs at once create the table together: all four rows are in it."""
+        history = ResultsHistory(str(tmp_path / "history"))
+        gate = Gate("orders", orders_schema(), default_action="warn", history=history)
+        frame = orders(spark, 10)
+        errors: list[BaseException] = []
+
+        def run(batch: int) -> None:
+            try:
+                gate.run(frame, table="silver.orders", batch_id=f"b{batch}", run_id=f"r{batch}")
+            except BaseException as exc:  # collected, asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert errors == []
+        assert sorted(r.run_id for r in history.read(spark).collect()) == ["r0", "r1", "r2", "r3"]
+
+    def test_only_a_creation_race_is_retried(self) -> None:
+        """A refused creation is written again; any other failure is raised at once."""
+        calls: list[int] = []
+
+        def lose_once() -> None:
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("[DELTA_PROTOCOL_CHANGED] ProtocolChangedException: ...")
+
+        retry_creation_race(lose_once)
+        assert len(calls) == 2
+
+        def broken() -> None:
+            calls.append(1)
+            raise RuntimeError("[PATH_NOT_FOUND] nope")
+
+        calls.clear()
+        with pytest.raises(RuntimeError, match="PATH_NOT_FOUND"):
+            retry_creation_race(broken)
+        assert len(calls) == 1
+
+        def always_losing() -> None:
+            calls.append(1)
+            raise RuntimeError("[DELTA_METADATA_CHANGED] again")
+
+        calls.clear()
+        with pytest.raises(RuntimeError, match="DELTA_METADATA_CHANGED"):
+            retry_creation_race(always_losing, attempts=3)
+        assert len(calls) == 3

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -223,6 +223,28 @@ def _frame(spark: SparkSession, rows: Sequence[Mapping[str, Any]]) -> DataFrame:
     )
 
 
+#: Delta's refusals of the second of two writers that both created a table (nothing committed).
+_CREATION_RACE = ("DELTA_PROTOCOL_CHANGED", "DELTA_METADATA_CHANGED")
+#: Attempts of an append that lost a creation race: the table exists after the first.
+CREATION_ATTEMPTS = 3
+
+
+def retry_creation_race(write: Callable[[], None], attempts: int = CREATION_ATTEMPTS) -> None:
+    """Run ``write``; again when Delta refused it for racing another writer's table creation.
+
+    Raises:
+        Exception: What ``write`` raised, when it is no creation race or the last attempt lost.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            write()
+        except Exception as exc:
+            if attempt == attempts or not any(tag in str(exc) for tag in _CREATION_RACE):
+                raise
+        else:
+            return
+
+
 class ResultsHistory(History):
     """A results history in a Spark table: Delta by default, given by path or by name.
 
@@ -280,13 +302,22 @@ class ResultsHistory(History):
         return f"ResultsHistory({where}, format={self.format!r})"
 
     def append(self, spark: SparkSession, row: Mapping[str, Any]) -> None:
-        """Append one run's row with a plain Spark write (creates the table if needed)."""
-        writer = _frame(spark, [row]).write.format(self.format).mode("append")
-        writer = writer.options(**self.options)
-        if self.path is not None:
-            writer.save(self.path)
-        else:
-            writer.saveAsTable(str(self.table))
+        """Append one run's row with a plain Spark write (creates the table if needed).
+
+        Two gates appending to a history that does not exist yet both try to create it; Delta
+        commits one and refuses the other (``DELTA_PROTOCOL_CHANGED``). The refused append
+        committed nothing, and the table exists now, so it is simply made again.
+        """
+
+        def write() -> None:
+            writer = _frame(spark, [row]).write.format(self.format).mode("append")
+            writer = writer.options(**self.options)
+            if self.path is not None:
+                writer.save(self.path)
+            else:
+                writer.saveAsTable(str(self.table))
+
+        retry_creation_race(write)
 
     def _load(self, spark: SparkSession) -> DataFrame | None:
         """The table, or None when it does not exist yet."""
