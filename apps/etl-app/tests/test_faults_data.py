@@ -222,4 +222,5 @@ class TestBatchesArguments:
         assert cli.main(["batches", "replay", "orders", "one"]) == 2
         assert "invalid int value" in capsys.readouterr().err
         assert cli.main(["batches", "--help"]) == 0
-        assert all(a in capsys.readouterr().out for a in ("list", "skip", "replay"))
+        shown = capsys.readouterr().out
+        assert all(action in shown for action in ("list", "skip", "replay")), shown
