@@ -35,7 +35,9 @@ TABLES = (
     "gold/customer_lifetime_value",
 )
 #: Columns whose values depend on when and under which run id a row was written.
-RUN_TIME_COLUMNS = frozenset({"ingested_at", "run_id", "updated_at", "quarantined_at"})
+RUN_TIME_COLUMNS = frozenset(
+    {"ingested_at", "run_id", "updated_at", "quarantined_at", "_dq_run_id", "_dq_quarantined_at"}
+)
 #: Generous: a child process starting a JVM on a loaded two-core machine.
 RUN_TIMEOUT_S = 1800
 
