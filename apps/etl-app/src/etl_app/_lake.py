@@ -149,7 +149,7 @@ def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
     def newest() -> Any:
         return spark.sql(f"DESCRIBE HISTORY {_delta_sql.table_ref(path)} LIMIT 1").collect()[0]
 
-    spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({CDF_PROPERTY} = true)")
+    spark.sql(f"ALTER TABLE {_delta_sql.table_ref(path)} SET TBLPROPERTIES ({CDF_PROPERTY} = true)")
     detail = _detail(spark, path)
     if list(detail["partitionColumns"]) == list(spec.partition_by):
         return Migration(spec.silver, path, problems)
