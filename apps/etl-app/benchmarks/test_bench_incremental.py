@@ -30,7 +30,7 @@ from pyspark.sql import functions as F  # noqa: N812
 
 from etl_app import AppConfig, RunReport, load_config
 from etl_app._pipeline import run_pipeline
-from pipeline_testkit import scaled
+from pipeline_testkit import scaled, write_one_file
 
 pytestmark = pytest.mark.spark
 
@@ -108,9 +108,9 @@ def write_lake_input(spark: SparkSession, folder: Path, n_orders: int) -> None:
         F.lit("2024-01-01T00:00:00").alias("updated_at"),
     )
     customers = customers.unionByName(customers.filter(ids % 500 == 3))
-    customers.coalesce(2).write.option("header", True).csv(str(folder / "customers_0001.csv"))
+    write_one_file(customers, folder / "customers_0001.csv", "csv", header="true")
     orders = _orders(spark, LAST_DAY_INDEX - days + 1, days, n_customers)
-    orders.coalesce(2).write.json(str(folder / "orders_0001.json"))
+    write_one_file(orders, folder / "orders_0001.json", "json")
 
 
 def write_batch(spark: SparkSession, folder: Path) -> None:
@@ -147,7 +147,7 @@ def write_batch(spark: SparkSession, folder: Path) -> None:
         )
         .withColumn("amount", F.regexp_replace("amount", ",", ""))
     )
-    new.unionByName(updated).coalesce(1).write.json(str(folder / "orders_0002.json"))
+    write_one_file(new.unionByName(updated), folder / "orders_0002.json", "json")
 
     n_customers = max(2, BATCH_ORDERS // 10)
     changed = [c for c in range(3, 10 * n_customers, 5) if c % 500 not in (1, 2, 3)]
@@ -160,11 +160,10 @@ def write_batch(spark: SparkSession, folder: Path) -> None:
         (str(c), f"Customer {c}", f"c{c}@example.com", COUNTRIES[c % 6], SEGMENTS[c % 3])
         for c in range(NEW_CUSTOMER_BASE, NEW_CUSTOMER_BASE + n_customers - len(changed))
     ]
-    spark.createDataFrame(
+    customers = spark.createDataFrame(
         rows, "customer_id string, name string, email string, country string, segment string"
-    ).withColumn("updated_at", F.lit("2025-07-01T08:00:00")).coalesce(1).write.option(
-        "header", True
-    ).csv(str(folder / "customers_0002.csv"))
+    ).withColumn("updated_at", F.lit("2025-07-01T08:00:00"))
+    write_one_file(customers, folder / "customers_0002.csv", "csv", header="true")
 
 
 @dataclass
@@ -215,6 +214,8 @@ def lakes(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> tupl
         config = _config(base, input_dir).with_overrides(output_root=str(pristine))
         report = run_pipeline(config, spark=spark)
         assert report.status == "success", report.error
+        # The lake holds the generated batch (a run that found no input would also succeed).
+        assert {rec["batch_id"] for rec in report.reconciliation} == {1}, report.reconciliation
         shutil.rmtree(input_dir)  # processed files are archived elsewhere in real life
         work = base / f"{name}-runs"
         work.mkdir()

@@ -21,7 +21,7 @@ from pyspark.sql import types as T  # noqa: N812
 
 from etl_app import load_config
 from etl_app._pipeline import run_pipeline
-from pipeline_testkit import scaled
+from pipeline_testkit import scaled, write_one_file
 
 pytestmark = pytest.mark.spark
 
@@ -47,7 +47,7 @@ def generate(spark: SparkSession, folder: Path, n: int) -> None:
         F.lit("2024-01-01T00:00:00").alias("updated_at"),
     )
     customers = customers.unionByName(customers.filter(ids % 500 == 3))
-    customers.coalesce(2).write.option("header", True).csv(str(folder / "customers_0001.csv"))
+    write_one_file(customers, folder / "customers_0001.csv", "csv", header="true")
     orders = spark.range(1, n + 1).select(
         F.when(ids % 1000 == 1, F.lit(None)).otherwise(ids.cast("string")).alias("order_id"),
         F.when(ids % 1000 == 2, F.lit(None))
@@ -68,7 +68,7 @@ def generate(spark: SparkSession, folder: Path, n: int) -> None:
     )
     orders = orders.withColumn("amount", F.regexp_replace("amount", ",", ""))
     orders = orders.unionByName(orders.filter(ids % 500 == 7))
-    orders.coalesce(2).write.json(str(folder / "orders_0001.json"))
+    write_one_file(orders, folder / "orders_0001.json", "json")
 
 
 # -- the hand-written baseline ------------------------------------------------------------------
@@ -226,6 +226,8 @@ def test_pipeline_vs_plain_pyspark(
     )
     assert all(r.status == "success" for r in reports)
     assert all(all(rec["ok"] for rec in r.reconciliation) for r in reports)
+    # Every candidate run landed the generated batch (a run that found no input also succeeds).
+    assert all({rec["batch_id"] for rec in r.reconciliation} == {1} for r in reports)
     # Both pipelines land the same silver orders.
     silver = [
         spark.read.format("delta").load(str(outputs[side] / "silver/orders")).count()

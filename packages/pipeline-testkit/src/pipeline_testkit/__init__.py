@@ -13,6 +13,7 @@ from importlib.metadata import version
 from pipeline_testkit._bench import BenchScale, Comparison, bench_scale, scaled
 from pipeline_testkit._cluster import StandaloneCluster, start_standalone_cluster
 from pipeline_testkit._connect import ConnectServer, start_connect_server
+from pipeline_testkit._files import write_one_file
 from pipeline_testkit._s3 import S3Server, start_s3_server
 from pipeline_testkit._spark import (
     SPARK_MODE_ENV,
@@ -65,4 +66,5 @@ __all__ = [
     "start_s3_server",
     "start_server",
     "start_standalone_cluster",
+    "write_one_file",
 ]
