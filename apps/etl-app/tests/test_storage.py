@@ -79,6 +79,24 @@ class TestListingThroughSpark:
         with pytest.raises(FileNotFoundError):
             _storage.content_hash(spark, str(tmp_path / "missing.csv"))
 
+    def test_content_hash_streams_local_files_and_asks_spark_otherwise(
+        self, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A local file of several blocks is hashed from disk; another length is left to Spark."""
+        data = bytes(range(256)) * 9000  # 2.2 MiB: more than one 1 MiB block
+        (tmp_path / "big.json").write_bytes(data)
+        expected = hashlib.sha256(data).hexdigest()
+        uri = (tmp_path / "big.json").as_uri()
+        # Streamed from disk: no Spark job runs (an input file of any size fits).
+        jobs: list[object] = []
+        monkeypatch.setattr(type(spark.read), "format", lambda *a: jobs.append(a))
+        assert _storage.content_hash(spark, uri, len(data)) == expected
+        assert _storage.content_hash(spark, str(tmp_path / "big.json")) == expected
+        assert jobs == []
+        monkeypatch.undo()
+        # Not the listed file (another length: e.g. a Connect server's disk): Spark reads it.
+        assert _storage.content_hash(spark, uri, len(data) + 1) == expected
+
     def test_a_table_exists_when_it_has_a_commit(self, spark: SparkSession, tmp_path: Path) -> None:
         """No folder, or a _delta_log without a commit file: no table; after a commit: a table."""
         target = tmp_path / "t"

@@ -3,8 +3,9 @@
 Input and output may be plain paths, ``file:///...`` URIs or object-store URIs
 (``s3a://bucket/landing``, ``abfss://...``, ``gs://...``). Nothing here touches the local disk
 directly: files are listed with Spark's ``binaryFile`` source (``path``, ``length``,
-``modificationTime``; public API, so it works over Spark Connect and on object storage), and a
-file's content hash is computed by Spark from the bytes it reads.
+``modificationTime``; public API, so it works over Spark Connect and on object storage). A
+file's content hash is streamed from the local disk when this process sees the listed file
+there, and computed by Spark from the bytes it reads otherwise.
 """
 
 from __future__ import annotations
@@ -124,8 +125,10 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
     """SHA-256 of one file's bytes, computed by Spark from what it reads (any FileSystem).
 
     It equals ``hashlib.sha256`` of the file, so a hash recorded by etl-app 0.2 from the local
-    file matches. Spark reads no row from a 0-byte file: pass ``length=0`` (from the listing)
-    for those.
+    file matches. A file this process can read locally, with the listed length, is streamed in
+    1 MiB blocks (an input file of any size, no Spark job); any other file is read by Spark's
+    ``binaryFile`` source, which holds the whole file in memory. Spark reads no row from a
+    0-byte file: pass ``length=0`` (from the listing) for those.
 
     Raises:
         FileNotFoundError: Spark read no row for ``path`` (absent, or empty without ``length``).
@@ -134,6 +137,12 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
 
     if length == 0:
         return hashlib.sha256(b"").hexdigest()
+    local = _readable_here(path, length)
+    if local is not None:
+        return _sha256_of(local)
+    # Spark's binaryFile source holds a file's whole content as one value, so a file read this
+    # way must fit in an executor's memory (and under 2 GB): only object-store files, or files
+    # on a Spark Connect server's disk, take this path.
     from pyspark.errors import AnalysisException
 
     try:
@@ -148,3 +157,29 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
     if len(row) != 1:
         raise FileNotFoundError(path)
     return str(row[0]["sha256"])
+
+
+def _readable_here(path: str, length: int | None) -> Path | None:
+    """The local file behind ``path`` when this process can read it with the listed length.
+
+    Over Spark Connect a ``file:`` path names the server's disk; a client that holds no such
+    file (or a different one) leaves the hash to Spark.
+    """
+    local = local_path(path)
+    if local is None:
+        return None
+    try:
+        size = local.stat().st_size
+    except OSError:
+        return None
+    if not local.is_file() or (length is not None and size != length):
+        return None
+    return local
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
