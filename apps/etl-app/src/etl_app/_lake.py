@@ -10,6 +10,7 @@ by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear erro
 from __future__ import annotations
 
 import shutil
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -103,10 +104,34 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
                 builder = builder.partitionedBy(*spec.partition_by)
             builder.execute()
     except Exception as exc:
+        if is_creation_race(exc) and wait_for_table(spark, path):
+            return
         if "PROTOCOL_CHANGED" not in str(exc) and "ProtocolChanged" not in str(exc):
             raise
         if not exists(spark, path):
             raise
+
+
+#: Delta's refusal to create a table where another writer's ``_delta_log`` has no commit yet.
+_CREATION_RACE = "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
+
+
+def is_creation_race(exc: BaseException) -> bool:
+    """Whether ``exc`` may be a concurrent creation: another run's table, not yet committed."""
+    return _CREATION_RACE in str(exc)
+
+
+def wait_for_table(spark: SparkSession, path: str, attempts: int = 6) -> bool:
+    """Wait for another run's first commit at ``path`` (backing off up to about 30 s in all).
+
+    Returns:
+        Whether the table exists; False means the location really holds something else.
+    """
+    for attempt in range(attempts):
+        if exists(spark, path):
+            return True
+        time.sleep(0.5 * 2**attempt)
+    return exists(spark, path)
 
 
 @dataclass(frozen=True)

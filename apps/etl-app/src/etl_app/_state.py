@@ -366,6 +366,9 @@ class Ledger:
                         schema
                     ).execute()
             except Exception as exc:
+                # Another run creating the ledger at this moment: its commit will follow.
+                if _lake.is_creation_race(exc) and _lake.wait_for_table(self.spark, self.location):
+                    return
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 _backoff(attempt)
