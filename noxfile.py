@@ -198,8 +198,21 @@ def build(session: nox.Session) -> None:
         python = str(venv / "bin" / "python")
         wheel = next(dist.glob(f"{import_name}-*.whl"))
         find_links = ["--find-links", str(dist)] if package == "etl-app" else []
+        # Our wheels keep version 0.1.0 from commit to commit, and uv caches a --find-links
+        # wheel by its file name (astral-sh/uv#3518): without a refresh, a machine that built
+        # an older dq-gates 0.1.0 installs that one beside today's etl-app.
+        refresh = [arg for name in PUBLISHED for arg in ("--refresh-package", name)]
         session.run(
-            "uv", "pip", "install", "-q", "--python", python, *find_links, str(wheel), external=True
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            python,
+            *refresh,
+            *find_links,
+            str(wheel),
+            external=True,
         )
         forbidden = (
             [other for other in LIBRARIES if other != package and other not in FOUNDATIONS]
