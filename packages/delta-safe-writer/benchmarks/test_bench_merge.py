@@ -131,3 +131,58 @@ def test_bench_merge_sql_engine(
     finally:
         spark.catalog.dropTempView(view)
     assert comparison.baseline_median > 0
+
+
+@pytest.mark.no_connect("the baseline is DeltaTable.merge, which needs Delta Connect's plugin")
+def test_bench_merge_key_range_pruning(
+    spark: SparkSession,
+    compare: Callable[..., Any],
+    events: Callable[..., DataFrame],
+    fresh_path: Callable[[], str],
+) -> None:
+    """A batch of recent keys into a table that grew in many files: pruned safe vs raw merge.
+
+    The target is written as 50 files of consecutive ids (a table appended to day after day);
+    the batch updates the newest 5k ids and inserts 5k new ones. ``prune_by_key_range``
+    lets Delta read the last file only, where the raw MERGE reads all 50 to find its matches:
+    the safe merge, checks included, must cost at most half the raw one.
+    """
+    target_rows = scaled(full=2_000_000, tiny=5_000)
+    source_rows = scaled(full=10_000, tiny=100)
+    first = target_rows - source_rows // 2
+    source = events(first, first + source_rows, version=1)
+    target = events(0, target_rows).repartitionByRange(scaled(full=50, tiny=5), "id")
+    writer = SafeDeltaWriter(spark, app_id="bench")
+    state: dict[str, str] = {}
+
+    def setup() -> None:
+        state["path"] = fresh_path()
+        target.write.format("delta").save(state["path"])
+
+    def candidate() -> None:
+        result = writer.merge(source, state["path"], ["id"], prune_by_key_range=True)
+        assert (result.rows_updated, result.rows_inserted) == (
+            source_rows // 2,
+            source_rows - source_rows // 2,
+        )
+
+    def baseline() -> None:
+        (
+            DeltaTable.forPath(spark, state["path"])
+            .alias("t")
+            .merge(source.alias("s"), "t.`id` = s.`id`")
+            .whenMatchedUpdateAll()
+            .whenNotMatchedInsertAll()
+            .execute()
+        )
+
+    comparison = compare(
+        f"merge {source_rows} recent keys into {target_rows} in 50 files: safe with "
+        "prune_by_key_range vs raw",
+        candidate,
+        baseline,
+        setup=setup,
+        rounds=scaled(full=5, tiny=2),
+        target=0.5,
+    )
+    assert comparison.baseline_median > 0

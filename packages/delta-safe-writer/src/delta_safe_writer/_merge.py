@@ -17,6 +17,7 @@ from delta_safe_writer._checks import (
 from delta_safe_writer._classify import has_condition, user_raised
 from delta_safe_writer._engine import MergeClause, MergeSpec
 from delta_safe_writer._protocol import Call, Expectation, Plan, metric
+from delta_safe_writer._prune import key_range
 from delta_safe_writer._sql import quote
 from delta_safe_writer._types import cast_columns
 from delta_safe_writer._write import check_columns_exist, create_plan
@@ -40,6 +41,7 @@ def plan_merge(
     *,
     update_columns: Sequence[str] | None,
     delete_when: str | None,
+    prune_by_key_range: bool = False,
 ) -> Plan | WriteResult:
     """Check a merge (keys, schema) and plan the MERGE with its in-job key guards."""
     target = call.table.name
@@ -77,11 +79,16 @@ def plan_merge(
 
     def action() -> None:
         guarded = source
+        # The range costs one aggregation over the batch; it pays when it lets Delta skip
+        # most of the table's files (keys that grow with time).
+        scope = key_range(cast, keys) if prune_by_key_range else None
         if writer.check_target_keys:
-            guarded = guard_target_keys(
-                source, call.table.frame(), keys, TARGET_KEY_MARKER, batch=cast
-            )
-        spec = MergeSpec(guarded, condition, clauses, schema_evolution=bool(check.new_columns))
+            table_keys = call.table.frame()
+            if scope is not None:
+                table_keys = table_keys.filter(scope.predicate())
+            guarded = guard_target_keys(source, table_keys, keys, TARGET_KEY_MARKER, batch=cast)
+        on = condition if scope is None else f"{condition} AND {scope.predicate('t')}"
+        spec = MergeSpec(guarded, on, clauses, schema_evolution=bool(check.new_columns))
         with call.confs():
             call.table.engine.merge(call.table, spec)
 

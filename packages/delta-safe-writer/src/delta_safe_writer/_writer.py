@@ -278,6 +278,7 @@ class SafeDeltaWriter:
         *,
         update_columns: Sequence[str] | None = None,
         delete_when: str | None = None,
+        prune_by_key_range: bool = False,
         batch_id: int | None = None,
         run_id: str | None = None,
     ) -> WriteResult:
@@ -303,6 +304,13 @@ class SafeDeltaWriter:
             update_columns: Columns to update on a match (default: all source columns).
             delete_when: SQL condition over aliases ``s`` (source) and ``t`` (target); matched
                 rows satisfying it are deleted instead of updated.
+            prune_by_key_range: Add each key's lowest and highest batch value to the match
+                condition (``t.k >= min AND t.k <= max``, implied by ``t.k = s.k``, so the
+                result is the same) and to the target-key check, so Delta's data skipping
+                reads only the files whose key statistics overlap the batch. Costs one
+                aggregation over the batch; pays off when keys grow with time (sequence or
+                dated ids) and a batch's keys fall in few files. Integer, decimal, string,
+                date and timestamp keys are ranged; others are left as they are.
             batch_id: Idempotency batch number (see :meth:`append`).
             run_id: Run identifier recorded in ``userMetadata``.
 
@@ -326,7 +334,13 @@ class SafeDeltaWriter:
             self,
             call,
             lambda: plan_merge(
-                self, call, df, key_list, update_columns=update_columns, delete_when=delete_when
+                self,
+                call,
+                df,
+                key_list,
+                update_columns=update_columns,
+                delete_when=delete_when,
+                prune_by_key_range=prune_by_key_range,
             ),
         )
 
