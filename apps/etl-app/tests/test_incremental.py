@@ -226,6 +226,47 @@ class TestIncrementalGold:
         assert records[("silver.customers", 3)]["silver"] == 2
 
 
+class TestKeyRangeMerge:
+    def test_orders_merge_reads_only_the_files_of_the_batch_key_range(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Silver orders' data files below the batch's order ids are deleted; the batch lands.
+
+        Order ids grow with time (``keys_grow``), so the MERGE ranges its match on the batch's
+        ids and Delta skips the older files: a MERGE that read them would fail on the missing
+        files. The new orders land in silver and reconcile.
+        """
+        config = load_config(setup_input(tmp_path, ["orders_0001.json"]))
+        assert run_pipeline(config, spark=spark).status == "success"
+        silver = tmp_path / "out" / "silver" / "orders"
+        old_files = {
+            r["f"]
+            for r in table(spark, tmp_path / "out", "silver/orders")
+            .select(F.input_file_name().alias("f"))
+            .collect()
+        }
+        assert old_files
+        for uri in old_files:
+            Path(uri.removeprefix("file:")).unlink()
+        batch = [
+            ("5001", "1", "2024-01-01T10:00:00", "10.00", "completed", "GB"),
+            ("5002", "2", "2024-01-06T10:00:00", "20.00", "completed", "GB"),
+        ]
+        lines = [json.dumps(dict(zip(ORDER_FIELDS, row, strict=True))) for row in batch]
+        (tmp_path / "input" / "orders_0002.json").write_text("\n".join(lines) + "\n")
+
+        assert run_pipeline(config, spark=spark, stages="bronze").status == "success"
+        report = run_pipeline(config, spark=spark, stages="silver")
+
+        assert report.status == "success", report.error
+        assert [r["ok"] for r in report.reconciliation if r["batch_id"] == 2] == [True]
+        landed = spark.read.format("delta").load(str(silver)).filter("order_id >= 5000")
+        assert rows(landed, "order_id", "amount") == [
+            (5001, Decimal("10.00")),
+            (5002, Decimal("20.00")),
+        ]
+
+
 class TestLostRows:
     def test_row_lost_before_the_gate_stops_the_batch_before_writing(
         self, spark: SparkSession, tmp_path: Path

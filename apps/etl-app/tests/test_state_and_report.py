@@ -351,6 +351,10 @@ class TestSpecs:
             ({"partition_by": ("day",)}, "column(s) day are not among"),
             ({"mode": WriteMode.SCD2}, "tracked columns are required for mode scd2"),
             ({"tracked": ("status",)}, "only allowed there (mode merge"),
+            (
+                {"mode": WriteMode.SCD2, "tracked": ("status",), "keys_grow": True},
+                "keys_grow prunes a merge's reads by key range and is only allowed for mode merge",
+            ),
         ],
     )
     def test_inconsistent_specs_are_refused(

@@ -779,7 +779,14 @@ class Pipeline:
                 batch_id=batch.batch_id,
                 run_id=self.run_id,
             )
-        return writer.merge(latest, target, [spec.key], batch_id=batch.batch_id, run_id=self.run_id)
+        return writer.merge(
+            latest,
+            target,
+            [spec.key],
+            prune_by_key_range=spec.keys_grow,
+            batch_id=batch.batch_id,
+            run_id=self.run_id,
+        )
 
     def _batch_commit(
         self, target: str, batch: Batch, app_id: str | None

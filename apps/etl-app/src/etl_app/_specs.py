@@ -80,6 +80,10 @@ class TableSpec:
         tracked: SCD2 only: columns whose change opens a new version.
         partition_by: Partition columns of the silver table (created with them); gold reads
             only the partitions a batch touched.
+        keys_grow: Merge only: new keys are higher than old ones (sequence or dated ids), so
+            a batch's keys fall in a narrow range of the table; the MERGE then adds that range
+            to its condition (delta-safe-writer's ``prune_by_key_range``) and reads only the
+            files whose key statistics overlap it, not the whole table.
     """
 
     name: str
@@ -91,6 +95,7 @@ class TableSpec:
     input: SourceConfig
     tracked: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
+    keys_grow: bool = False
 
     def __post_init__(self) -> None:
         needed = (self.key, self.order_by, *self.partition_by, *self.tracked)
@@ -99,6 +104,11 @@ class TableSpec:
             raise ValueError(
                 f"table spec {self.name!r}: column(s) {', '.join(missing)} are not among its "
                 f"silver columns ({', '.join(self.columns)})"
+            )
+        if self.keys_grow and self.mode is not WriteMode.MERGE:
+            raise ValueError(
+                f"table spec {self.name!r}: keys_grow prunes a merge's reads by key range and "
+                f"is only allowed for mode merge (mode {self.mode.value})"
             )
         if (self.mode is WriteMode.SCD2) != bool(self.tracked):
             raise ValueError(
@@ -141,6 +151,7 @@ ORDERS = TableSpec(
     mode=WriteMode.MERGE,
     input=SourceConfig("orders_*.json", "json"),
     partition_by=("order_date",),
+    keys_grow=True,
 )
 #: The bundled pipeline's sources, in processing order (customers first: gold joins them).
 DEFAULT_SPECS: tuple[TableSpec, ...] = (CUSTOMERS, ORDERS)
