@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pyspark.sql import SparkSession
 
 from etl_app import _lake, _storage
+from etl_app._specs import ORDERS
 
 
 class TestLocations:
@@ -106,3 +111,63 @@ class TestListingThroughSpark:
         spark.range(1).write.format("delta").mode("append").save(str(target))
         assert _lake.exists(spark, str(target))
         assert _lake.exists(spark, target.as_uri())
+
+
+class TestCreateTableBesideAnotherRun:
+    """A commit-less ``_delta_log``: another run's creation in progress, or a crash's leftover."""
+
+    SCHEMA = "order_id BIGINT, order_date DATE"
+
+    def _schema(self, spark: SparkSession) -> Any:
+        return spark.createDataFrame([], self.SCHEMA).schema
+
+    def test_a_log_being_written_is_waited_for_not_removed(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A fresh temp commit file: the other run's table is waited for and kept as it wrote it."""
+        target = tmp_path / "orders"
+        log = target / "_delta_log"
+        log.mkdir(parents=True)
+        in_flight = log / ".00000000000000000000.json.other-run.tmp"
+        in_flight.write_text("{}")
+
+        def other_run() -> None:
+            time.sleep(2)
+            spark.createDataFrame([(7, None)], self.SCHEMA).write.format("delta").partitionBy(
+                "order_date"
+            ).mode("append").save(str(target))
+
+        thread = threading.Thread(target=other_run)
+        thread.start()
+        try:
+            _lake.create_table(spark, ORDERS, str(target), self._schema(spark))
+        finally:
+            thread.join()
+
+        # The other run's log was left alone and its commit is the table's only one.
+        assert in_flight.exists()
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{target}`").collect()
+        assert [h["operation"] for h in history] == ["WRITE"]
+        rows = spark.read.format("delta").load(str(target)).collect()
+        assert [r["order_id"] for r in rows] == [7]
+
+    def test_an_old_leftover_is_removed_at_once_and_the_table_created(
+        self, spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A temp commit file older than a minute is a crash's leftover: no wait, new table."""
+        target = tmp_path / "orders"
+        log = target / "_delta_log"
+        log.mkdir(parents=True)
+        leftover = log / ".00000000000000000000.json.crashed.tmp"
+        leftover.write_text("{}")
+        old = time.time() - 2 * _lake.IN_FLIGHT_S
+        os.utime(leftover, (old, old))
+        waits: list[float] = []
+        monkeypatch.setattr(_lake.time, "sleep", waits.append)
+
+        _lake.create_table(spark, ORDERS, str(target), self._schema(spark))
+
+        assert waits == []
+        assert not leftover.exists()
+        assert _lake.exists(spark, str(target))
+        assert _lake.layout_problems(spark, ORDERS, str(target)) == []

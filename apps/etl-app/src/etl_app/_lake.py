@@ -12,6 +12,7 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from etl_app import _delta_sql, _storage
@@ -75,12 +76,16 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
     Two runs creating it at once: the one Delta refuses (``ProtocolChangedException``) finds
     the table the other created. A ``_delta_log`` folder without a commit (an interrupted
     first write) on a local path is removed first: it holds nothing, and Delta's
-    ``createIfNotExists`` would take it for a table.
+    ``createIfNotExists`` would take it for a table. When a file in it is under a minute old,
+    another run may be writing its first commit there: that table is waited for (about 30 s)
+    rather than its log removed.
     """
     local = _storage.local_path(path)
     if local is not None and (local / "_delta_log").is_dir() and not exists(spark, path):
         log = local / "_delta_log"
         if not any(log.glob("*.json")) and not any(log.glob("*.checkpoint*")):
+            if _commit_in_flight(log) and wait_for_table(spark, path):
+                return
             shutil.rmtree(log)
     try:
         if _delta_sql.is_connect(spark):
@@ -110,6 +115,21 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
             raise
         if not exists(spark, path):
             raise
+
+
+#: How recent a file in a commit-less ``_delta_log`` must be to count as another run's
+#: creation in progress (Delta writes its first commit as a temp file, then renames it).
+IN_FLIGHT_S = 60.0
+
+
+def _commit_in_flight(log: Path) -> bool:
+    """Whether ``log`` holds a file written in the last minute: another run's first commit.
+
+    Removing such a folder would make that run's commit fail (its temp file gone): the table
+    is waited for instead. An older leftover is an interrupted first write, safe to remove.
+    """
+    now = time.time()
+    return any(now - entry.stat().st_mtime < IN_FLIGHT_S for entry in log.iterdir())
 
 
 #: Delta's refusal to create a table where another writer's ``_delta_log`` has no commit yet.
