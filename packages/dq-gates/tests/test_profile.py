@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from typing import Any
 
@@ -166,3 +167,83 @@ class TestNoExtraPass:
             return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
 
         assert jobs(gate(unique=True), "with-metrics") == jobs(plain, "without-metrics")
+
+
+def gate_knowing(known: dict[str, list[str]], *, unique: bool) -> Gate:
+    """The same gate, its history holding one earlier run that saw the ``known`` values."""
+    past = {
+        "gate": "p",
+        "table": None,
+        "run_id": "earlier",
+        "started_at": dt.datetime.now(dt.UTC) - dt.timedelta(days=1),
+        "verdict": "passed",
+        "metrics": {},
+        "value_sets": known,
+    }
+    plain = gate(unique=unique)
+    return Gate(
+        "p",
+        plain.schema,
+        default_action="warn",
+        anomalies=anomalies(),
+        history=MemoryHistory([past]),
+    )
+
+
+known_strings = hs.lists(hs.sampled_from(["a", "b", "c", "", "NaN", "zz"]), unique=True)
+known_ints = hs.lists(hs.integers(min_value=-3, max_value=12).map(str), unique=True)
+
+
+class TestValueSetsAgainstKnownValues:
+    """A value set the history knows is computed in the counting aggregation; same result."""
+
+    @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(data=batches, s_known=known_strings, n_known=known_ints, unique=hs.booleans())
+    def test_value_sets_equal_naive_spark_whatever_the_history_knew(
+        self,
+        spark: SparkSession,
+        data: list[tuple[Any, ...]],
+        s_known: list[str],
+        n_known: list[str],
+        unique: bool,
+    ) -> None:
+        """Known values present or absent, new values or none: the sets are the exact ones."""
+        df = spark.createDataFrame(data, ROWS)
+        known = {"s.value_set": s_known, "n.value_set": n_known}
+        check_metrics(gate_knowing(known, unique=unique).run(df), df)
+
+    @pytest.mark.no_connect("counts jobs with sparkContext's status tracker (none over Connect)")
+    def test_a_second_job_runs_only_for_new_values(self, spark: SparkSession) -> None:
+        """Known values only: no extra job. A new value of one column: a second query names it.
+
+        (That query is one aggregation; with adaptive execution Spark runs it as two jobs, a
+        shuffle stage and the result, so only "more than without" is asserted.)
+        """
+        df = spark.createDataFrame(
+            [(1, 1.0, 1, "a"), (2, None, 7, "b"), (3, 2.0, None, None)], ROWS
+        )
+        plain = Gate("p", gate(unique=True).schema, default_action="warn")
+
+        def jobs(g: Gate, group: str) -> tuple[int, GateResult]:
+            spark.sparkContext.setJobGroup(group, group)
+            try:
+                result = g.run(df)
+            finally:
+                spark.sparkContext.setJobGroup("", "")
+            return len(spark.sparkContext.statusTracker().getJobIdsForGroup(group)), result
+
+        baseline, _ = jobs(plain, "plain")
+        seen, result = jobs(
+            gate_knowing({"s.value_set": ["a", "b", "c"], "n.value_set": ["1", "7"]}, unique=True),
+            "all-known",
+        )
+        assert seen == baseline
+        assert result.value_sets == {"s.value_set": ["a", "b"], "n.value_set": ["1", "7"]}
+        # "c" was seen before and is missing now: the check judges the set it computed.
+        assert result.anomaly("s.value_set").status == "anomaly"
+        more, result = jobs(
+            gate_knowing({"s.value_set": ["a"], "n.value_set": ["1", "7"]}, unique=True),
+            "one-new",
+        )
+        assert more > baseline
+        assert result.value_sets["s.value_set"] == ["a", "b"]

@@ -52,6 +52,23 @@ class PastRun:
     value_sets: dict[str, list[str] | None] = field(default_factory=dict)
 
 
+def known_values(past: list[PastRun]) -> dict[str, list[str]]:
+    """Every value the earlier runs saw, per value-set metric id (sets over the limit: none).
+
+    A set left out (None: above the value-set limit) makes the metric unknown, so the run
+    computes it from scratch rather than against a partial list.
+    """
+    known: dict[str, set[str]] = {}
+    unbounded: set[str] = set()
+    for run in past:
+        for metric_id, values in run.value_sets.items():
+            if values is None:
+                unbounded.add(metric_id)
+            else:
+                known.setdefault(metric_id, set()).update(values)
+    return {k: sorted(v) for k, v in known.items() if k not in unbounded}
+
+
 @dataclass(frozen=True)
 class Judgement:
     """A strategy's conclusion on one value.

@@ -8,6 +8,7 @@ extra jobs only on the failure path.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from pyspark.sql import functions as sf
 
 from dq_gates._compile import CheckKind
 from dq_gates._plan import DUP_COUNT, RunPlan, guarded, pack, row_flags, value_of
-from dq_gates._profile import ProfilePlan
+from dq_gates._profile import VALUE_SET_LIMIT, MetricSpec, ProfilePlan
 from dq_gates._samples import fixed_width, has_sample, later_samples
 from dq_gates.errors import GateCheckError, GateError, GateRunError
 
@@ -153,8 +154,13 @@ def _aggregate(plan: RunPlan, counting: _Pass, profile: ProfilePlan) -> DataFram
     return flagged.agg(*aggs)
 
 
-def count(plan: RunPlan) -> Counts:
+def count(plan: RunPlan, known: Mapping[str, list[str]] | None = None) -> Counts:
     """Run the single pass (and, if a check failed whose sample it lacks, one ``limit`` job).
+
+    Args:
+        plan: The run.
+        known: Values earlier runs saw, per value-set metric id (see ``ProfilePlan.of``):
+            one more job runs only when the batch holds values outside them.
 
     Raises:
         GateCheckError: One check (or metric) cannot be analysed or evaluated.
@@ -163,7 +169,7 @@ def count(plan: RunPlan) -> Counts:
     from pyspark.sql import Observation
 
     gate = plan.context.gate
-    profile = ProfilePlan.of(plan.metrics)
+    profile = ProfilePlan.of(plan.metrics, known)
     observed = profile.observed()
     # A fresh name per run: callers may reuse a run id, Spark matches observations by name.
     observation = Observation(f"dq_gates_{uuid.uuid4().hex}") if observed else None
@@ -207,8 +213,33 @@ def count(plan: RunPlan) -> Counts:
     # propagates): there is nothing to observe, and the metrics' empty values apply.
     if observation is not None and counts.rows_in:
         seen = guarded(gate, "count", "reading the observed metrics", lambda: observation.get)
-    counts.metrics, counts.value_sets = profile.read(row, seen, counts.rows_in)
+    new_values = {
+        m.id: guarded(
+            gate,
+            "count",
+            f"listing the values of {m.column!r} earlier runs did not see",
+            functools.partial(_new_values, plan.checked, m, profile.known[m.id]),
+        )
+        for m in profile.unknown(row)
+    }
+    counts.metrics, counts.value_sets = profile.read(row, seen, counts.rows_in, new_values)
     return counts
+
+
+def _new_values(df: DataFrame, metric: MetricSpec, known: tuple[str, ...]) -> tuple[int, list[str]]:
+    """The distinct values of the metric's column outside ``known``: how many, and which.
+
+    A second job, run only when the counting pass found such values; the values are listed up
+    to the value-set limit (beyond it only their number is kept).
+    """
+    value = metric.column_ref().cast("string")
+    new = df.select(value.alias("v")).where(sf.col("v").isNotNull() & ~sf.col("v").isin(*known))
+    found = sf.collect_set("v")
+    row = new.agg(
+        sf.size(found).alias("n"),
+        sf.slice(sf.array_sort(found), 1, VALUE_SET_LIMIT).alias("values"),
+    ).collect()[0]
+    return int(row["n"]), [str(v) for v in row["values"] or []]
 
 
 # -- diagnosis ---------------------------------------------------------------------------------

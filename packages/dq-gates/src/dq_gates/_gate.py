@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from dq_gates._anomaly import AnomalyCheck
+from dq_gates._anomaly import AnomalyCheck, known_values
 from dq_gates._compile import CheckKind, CheckSpec, specs_from_schema
 from dq_gates._config import GATE_KEY, ZERO_ROWS, Action, Threshold, resolve
 from dq_gates._count import count
@@ -337,7 +337,7 @@ class Gate:
             df=df,
         )
         past = self._past_runs(plan)
-        counts = count(plan)
+        counts = count(plan, known_values(past))
         outcome = decide(
             check_results(plan, counts, self._threshold),
             anomaly_results(plan.anomalies, self._action, counts, past, context.started_at),

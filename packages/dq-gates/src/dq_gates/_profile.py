@@ -7,12 +7,17 @@ values as one double per profiled column). The distinct-count estimate
 aggregates: inside the counting aggregation they would take Spark off its code-generated hash
 aggregate, so they are computed by an observation (``DataFrame.observe``) on the rows as the
 same job reads them, before the key window's shuffle. Either way the data is read once.
+
+A value set whose values the history already knows (at most ``KNOWN_LIMIT`` of them) is
+computed declaratively instead: a presence bit per known value (``bit_or``) and a count of
+rows holding any other value, in the counting aggregation. Only when that count is not zero
+does a second job name the new values (as samples of failed checks are taken afterwards).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +34,9 @@ if TYPE_CHECKING:
 VALUE_SET_LIMIT = 1000
 #: Relative standard deviation of the distinct-count estimate (Spark's default).
 DISTINCT_RSD = 0.05
+#: Most known values a value set is checked against in the counting aggregation (one bit each
+#: in a long); a longer known set is computed by the observation.
+KNOWN_LIMIT = 63
 
 
 class Metric(StrEnum):
@@ -132,21 +140,47 @@ class ProfilePlan:
     metrics: list[MetricSpec]
     null_flags: list[tuple[str, Column]]
     values: list[tuple[str, Column]]
+    known: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, metrics: list[MetricSpec]) -> ProfilePlan:
-        """Lay out ``metrics``: one NULL flag and one carried value per profiled column."""
+    def of(
+        cls, metrics: list[MetricSpec], known: Mapping[str, list[str]] | None = None
+    ) -> ProfilePlan:
+        """Lay out ``metrics``: one NULL flag and one carried value per profiled column.
+
+        Args:
+            metrics: The metrics to compute.
+            known: Values earlier runs saw, per value-set metric id: those sets (up to
+                ``KNOWN_LIMIT`` values) are computed in the counting aggregation.
+        """
         null_columns = _unique(m.column for m in metrics if m.metric is Metric.NULL_FRACTION)
         value_columns = _unique(m.column for m in metrics if m.metric in _NUMERIC_AGG)
+        known_sets = {
+            m.id: tuple(sorted(set((known or {})[m.id])))
+            for m in metrics
+            if m.metric is Metric.VALUE_SET
+            and m.id in (known or {})
+            and len(set((known or {})[m.id])) <= KNOWN_LIMIT
+        }
         return cls(
             metrics=metrics,
             null_flags=[
                 (f"_dq_null{i}", sf.col(f"`{c}`").isNull()) for i, c in enumerate(null_columns)
             ],
             values=[
-                (f"_dq_val{i}", sf.col(f"`{c}`").cast("double"))
-                for i, c in enumerate(value_columns)
+                *[
+                    (f"_dq_val{i}", sf.col(f"`{c}`").cast("double"))
+                    for i, c in enumerate(value_columns)
+                ],
+                # Where a known set applies, the row's value is looked up before any shuffle
+                # and only its position travels (an int, not the string).
+                *[
+                    (f"_dq_set{i}", _known_position(m.column_ref(), known_sets[m.id]))
+                    for i, m in enumerate(metrics)
+                    if m.id in known_sets
+                ],
             ],
+            known=known_sets,
         )
 
     def _flag_name(self, column: str | None) -> str:
@@ -173,7 +207,26 @@ class ProfilePlan:
                 aggs.append(
                     _NUMERIC_AGG[m.metric](values[self._value_name(m.column)]).alias(f"m{i}")
                 )
+            elif m.id in self.known:
+                position = values[f"_dq_set{i}"]
+                aggs.append(
+                    sf.bit_or(
+                        sf.when(
+                            position > 0,
+                            sf.call_function("shiftleft", sf.lit(1).cast("long"), position - 1),
+                        )
+                    ).alias(f"m{i}")
+                )
+                aggs.append(sf.sum(sf.when(position == 0, 1).otherwise(0)).alias(f"m{i}_new"))
         return aggs
+
+    def unknown(self, counted: Mapping[str, Any]) -> list[MetricSpec]:
+        """Known-set metrics whose column held values no earlier run saw (a second job)."""
+        return [
+            m
+            for i, m in enumerate(self.metrics)
+            if m.id in self.known and int(counted.get(f"m{i}_new") or 0)
+        ]
 
     def observed(self) -> list[Column]:
         """Aggregates of the observed metrics, aliased ``o<i>``."""
@@ -181,7 +234,7 @@ class ProfilePlan:
         for i, m in enumerate(self.metrics):
             if m.metric is Metric.DISTINCT_COUNT:
                 aggs.append(sf.approx_count_distinct(m.column_ref(), DISTINCT_RSD).alias(f"o{i}"))
-            elif m.metric is Metric.VALUE_SET:
+            elif m.metric is Metric.VALUE_SET and m.id not in self.known:
                 values = sf.collect_set(m.column_ref().cast("string"))
                 # Keep the observed row small: beyond the limit only the size matters.
                 aggs.append(
@@ -193,9 +246,20 @@ class ProfilePlan:
         return aggs
 
     def read(
-        self, counted: Mapping[str, Any], observed: Mapping[str, Any], rows_in: int
+        self,
+        counted: Mapping[str, Any],
+        observed: Mapping[str, Any],
+        rows_in: int,
+        new_values: Mapping[str, tuple[int, list[str]]] | None = None,
     ) -> tuple[dict[str, float | None], dict[str, list[str] | None]]:
         """Metric values from the aggregation row and the observation.
+
+        Args:
+            counted: The counting aggregation's row.
+            observed: The observation's row.
+            rows_in: Rows in the batch.
+            new_values: Per known-set metric id with unknown values: how many distinct new
+                values there are and (up to the limit) which.
 
         Returns:
             (numeric metrics by id, value sets by id). A value set above ``VALUE_SET_LIMIT``
@@ -214,12 +278,25 @@ class ProfilePlan:
                 numbers[m.id] = _as_float(counted[f"m{i}"])
             elif m.metric is Metric.DISTINCT_COUNT:
                 numbers[m.id] = float(observed.get(f"o{i}") or 0)
+            elif m.id in self.known:
+                bits = int(counted[f"m{i}"] or 0)
+                present = [v for j, v in enumerate(self.known[m.id]) if bits >> j & 1]
+                extra_n, extra = (new_values or {}).get(m.id, (0, []))
+                n = len(present) + extra_n
+                sets[m.id] = sorted([*present, *extra]) if n <= VALUE_SET_LIMIT else None
+                numbers[m.id] = float(n)
             else:
                 found = observed.get(f"o{i}")
                 n, values = (0, []) if found is None else (found["n"], found["values"])
                 sets[m.id] = list(values) if n <= VALUE_SET_LIMIT else None
                 numbers[m.id] = float(n)
         return numbers, sets
+
+
+def _known_position(column: Column, known: tuple[str, ...]) -> Column:
+    """1-based position of the value (as a string) among ``known``; 0: unknown; NULL: NULL."""
+    literals = sf.array(*[sf.lit(v) for v in known]) if known else sf.array().cast("array<string>")
+    return sf.array_position(literals, column.cast("string")).cast("int")
 
 
 def _as_float(value: Any) -> float | None:
