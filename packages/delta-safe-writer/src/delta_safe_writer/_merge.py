@@ -77,11 +77,12 @@ def plan_merge(
         )
     clauses.append(MergeClause("insert_all"))
 
+    # The range costs one aggregation over the batch (once, not per conflict retry); it pays
+    # when it lets Delta skip most of the table's files (keys that grow with time).
+    scope = key_range(cast, keys) if prune_by_key_range else None
+
     def action() -> None:
         guarded = source
-        # The range costs one aggregation over the batch; it pays when it lets Delta skip
-        # most of the table's files (keys that grow with time).
-        scope = key_range(cast, keys) if prune_by_key_range else None
         if writer.check_target_keys:
             table_keys = call.table.frame()
             if scope is not None:

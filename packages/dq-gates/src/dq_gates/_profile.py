@@ -155,13 +155,12 @@ class ProfilePlan:
         """
         null_columns = _unique(m.column for m in metrics if m.metric is Metric.NULL_FRACTION)
         value_columns = _unique(m.column for m in metrics if m.metric in _NUMERIC_AGG)
-        known_sets = {
-            m.id: tuple(sorted(set((known or {})[m.id])))
+        candidates = {
+            m.id: tuple(sorted(set(known[m.id])))
             for m in metrics
-            if m.metric is Metric.VALUE_SET
-            and m.id in (known or {})
-            and len(set((known or {})[m.id])) <= KNOWN_LIMIT
+            if known and m.metric is Metric.VALUE_SET and m.id in known
         }
+        known_sets = {k: v for k, v in candidates.items() if len(v) <= KNOWN_LIMIT}
         return cls(
             metrics=metrics,
             null_flags=[
