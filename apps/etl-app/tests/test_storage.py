@@ -113,6 +113,15 @@ class TestListingThroughSpark:
         assert _lake.exists(spark, target.as_uri())
 
 
+def _temp_first_commit(table: Path, writer: str) -> Path:
+    """A commit-less ``_delta_log`` holding only a first commit's temp file, as Delta names it."""
+    log = table / "_delta_log"
+    log.mkdir(parents=True)
+    temp = log / f".00000000000000000000.json.{writer}.tmp"
+    temp.write_text("{}")
+    return temp
+
+
 class TestCreateTableBesideAnotherRun:
     """A commit-less ``_delta_log``: another run's creation in progress, or a crash's leftover."""
 
@@ -126,10 +135,7 @@ class TestCreateTableBesideAnotherRun:
     ) -> None:
         """A fresh temp commit file: the other run's table is waited for and kept as it wrote it."""
         target = tmp_path / "orders"
-        log = target / "_delta_log"
-        log.mkdir(parents=True)
-        in_flight = log / ".00000000000000000000.json.other-run.tmp"
-        in_flight.write_text("{}")
+        in_flight = _temp_first_commit(target, "other-run")
 
         def other_run() -> None:
             time.sleep(2)
@@ -156,14 +162,13 @@ class TestCreateTableBesideAnotherRun:
     ) -> None:
         """A temp commit file older than a minute is a crash's leftover: no wait, new table."""
         target = tmp_path / "orders"
-        log = target / "_delta_log"
-        log.mkdir(parents=True)
-        leftover = log / ".00000000000000000000.json.crashed.tmp"
-        leftover.write_text("{}")
+        leftover = _temp_first_commit(target, "crashed")
         old = time.time() - 2 * _lake.IN_FLIGHT_S
         os.utime(leftover, (old, old))
-        waits: list[float] = []
-        monkeypatch.setattr(_lake.time, "sleep", waits.append)
+        # Record waits on this module only: patching time.sleep itself would also catch the
+        # sleeps of other threads in the process (a background poller spun 2M times once).
+        waits: list[str] = []
+        monkeypatch.setattr(_lake, "wait_for_table", lambda _spark, path, *_: waits.append(path))
 
         _lake.create_table(spark, ORDERS, str(target), self._schema(spark))
 
