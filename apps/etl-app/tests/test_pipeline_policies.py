@@ -65,6 +65,46 @@ class TestDriftPolicy:
         assert report["status"] == "failed"
         assert "coupon_code: extra_column" in str(report["error"])
 
+    def test_a_later_file_failing_keeps_the_earlier_batch_recorded(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """The ledger is saved at the stage's end, and also when a later batch fails it.
+
+        orders_0001 lands in bronze; orders_0002 drifts under policy ``fail``. The ledger
+        records batch 1 with its bronze rows (no rerun needed for it); the rerun under
+        ``evolve`` lands only batch 2, and bronze holds every batch once.
+        """
+        config = setup_run(
+            tmp_path, ["orders_0001.json", "orders_0002.json"], "schemas: {drift_policy: fail}\n"
+        )
+        with pytest.raises(SchemaDriftError, match=r"orders_0002.json drifted"):
+            run_pipeline(load_config(config), spark=spark, stages="bronze")
+        out = tmp_path / "out"
+        bronze = spark.read.format("delta").load(str(out / "bronze" / "orders"))
+        in_bronze = {
+            r["batch_id"]: r["count"] for r in bronze.groupBy("batch_id").count().collect()
+        }
+        recorded = {
+            b.batch_id: b.bronze_rows for b in Ledger.load(spark, str(out)).sources["orders"]
+        }
+        assert in_bronze == {1: recorded[1]}
+        assert recorded[1]
+        assert recorded.get(2) is None
+
+        config.write_text(config.read_text().replace("drift_policy: fail", "drift_policy: evolve"))
+        run_pipeline(load_config(config), spark=spark, stages="bronze")
+        bronze = spark.read.format("delta").load(str(out / "bronze" / "orders"))
+        counts = {r["batch_id"]: r["count"] for r in bronze.groupBy("batch_id").count().collect()}
+        recorded = {
+            b.batch_id: b.bronze_rows for b in Ledger.load(spark, str(out)).sources["orders"]
+        }
+        assert counts == recorded
+        assert set(counts) == {1, 2}
+        # Batch 1 was not appended again: its only bronze commit is the first run's.
+        writes = DeltaTable.forPath(spark, str(out / "bronze" / "orders")).history().collect()
+        landed = [w for w in writes if int((w["operationMetrics"] or {}).get("numOutputRows", 0))]
+        assert len(landed) == 2
+
     def test_evolve_adds_the_new_column_to_bronze(
         self, spark: SparkSession, tmp_path: Path
     ) -> None:

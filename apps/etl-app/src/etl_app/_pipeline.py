@@ -18,10 +18,11 @@ Every stage is timed and counted with etl-metrics; metrics go to a Pushgateway o
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -363,16 +364,38 @@ class Pipeline:
                 ) from None
             if not files:
                 log.warning("no_input_files", source=spec.name, pattern=settings.pattern)
-            for file in files:
-                batch = self.ledger.register(
-                    spec.name,
-                    file,
-                    self.run_id,
-                    functools.partial(_storage.content_hash, self.spark, file.path, file.length),
-                )
-                if batch.bronze_rows is None:
-                    self._ingest(spec, settings, file, batch)
+            with self._saving_progress():
+                for file in files:
+                    batch = self.ledger.register(
+                        spec.name,
+                        file,
+                        self.run_id,
+                        functools.partial(
+                            _storage.content_hash, self.spark, file.path, file.length
+                        ),
+                    )
+                    if batch.bronze_rows is None:
+                        self._ingest(spec, settings, file, batch)
         self.ledger.save()
+
+    @contextlib.contextmanager
+    def _saving_progress(self) -> Iterator[None]:
+        """On a failure, save the ledger rows of the batches done so far, then re-raise.
+
+        A stage saves the ledger once at its end, not after every batch: each ledger save is
+        a MERGE (about a second, a dozen Spark jobs on a small table), and a batch whose
+        commit the ledger missed is found again on the rerun (its write is idempotent and the
+        skipped write is checked to be that batch's). Saving on the way out keeps a later
+        batch's failure from costing the earlier batches that rerun.
+        """
+        try:
+            yield
+        except BaseException:
+            try:
+                self.ledger.save()
+            except Exception as exc:  # the run reports the first failure, not this one
+                log.warning("ledger_save_failed", error=f"{type(exc).__name__}: {exc}")
+            raise
 
     def _ingest(
         self, spec: TableSpec, settings: SourceConfig, file: _storage.InputFile, batch: Batch
@@ -430,7 +453,6 @@ class Pipeline:
         unreadable = self._land_unreadable(spec, file, batch, read)
         self._reconcile_input(spec, file, batch, read, bronze=rows, unreadable=unreadable)
         self.ledger.mark_done(Stage.BRONZE, batch, rows=rows)
-        self.ledger.save()
         self._record_write("bronze", subject, result, rows, batch.batch_id)
         self.metrics.record_records_processed(self.job, "bronze", subject, rows)
 
@@ -573,10 +595,14 @@ class Pipeline:
     # -- silver -----------------------------------------------------------------------------
 
     def _silver(self) -> None:
-        for spec in self.specs:
-            pending = self.ledger.pending(Stage.SILVER, spec.name)
-            if not pending:
-                continue
+        with self._saving_progress():
+            for spec in self.specs:
+                self._silver_source(spec)
+        self.ledger.save()
+
+    def _silver_source(self, spec: TableSpec) -> None:
+        pending = self.ledger.pending(Stage.SILVER, spec.name)
+        if pending:
             self._check_layout(spec)
             gate = self._gate(spec.name)
             for batch in pending:
@@ -672,7 +698,6 @@ class Pipeline:
         self.metrics.record_records_processed(self.job, "silver", subject, counts["silver"])
         self.metrics.record_records_failed(self.job, "silver", subject, quarantined)
         self.ledger.mark_done(Stage.SILVER, batch, counts=counts, version=version)
-        self.ledger.save()
 
     def _reconcile_before_commit(
         self, spec: TableSpec, batch: Batch, counts: dict[str, int]
