@@ -80,26 +80,26 @@ class TestDriftPolicy:
         with pytest.raises(SchemaDriftError, match=r"orders_0002.json drifted"):
             run_pipeline(load_config(config), spark=spark, stages="bronze")
         out = tmp_path / "out"
-        bronze = spark.read.format("delta").load(str(out / "bronze" / "orders"))
-        in_bronze = {
-            r["batch_id"]: r["count"] for r in bronze.groupBy("batch_id").count().collect()
-        }
-        recorded = {
-            b.batch_id: b.bronze_rows for b in Ledger.load(spark, str(out)).sources["orders"]
-        }
+
+        def bronze_and_ledger() -> tuple[dict[int, int], dict[int, int | None]]:
+            """Rows per batch in bronze orders, and the bronze rows the ledger records."""
+            bronze = spark.read.format("delta").load(str(out / "bronze" / "orders"))
+            rows = bronze.groupBy("batch_id").count().collect()
+            ledger = Ledger.load(spark, str(out)).sources["orders"]
+            return {r["batch_id"]: r["count"] for r in rows}, {
+                b.batch_id: b.bronze_rows for b in ledger
+            }
+
+        in_bronze, recorded = bronze_and_ledger()
         assert in_bronze == {1: recorded[1]}
         assert recorded[1]
         assert recorded.get(2) is None
 
         config.write_text(config.read_text().replace("drift_policy: fail", "drift_policy: evolve"))
         run_pipeline(load_config(config), spark=spark, stages="bronze")
-        bronze = spark.read.format("delta").load(str(out / "bronze" / "orders"))
-        counts = {r["batch_id"]: r["count"] for r in bronze.groupBy("batch_id").count().collect()}
-        recorded = {
-            b.batch_id: b.bronze_rows for b in Ledger.load(spark, str(out)).sources["orders"]
-        }
-        assert counts == recorded
-        assert set(counts) == {1, 2}
+        in_bronze, recorded = bronze_and_ledger()
+        assert in_bronze == recorded
+        assert set(in_bronze) == {1, 2}
         # Batch 1 was not appended again: its only bronze commit is the first run's.
         writes = DeltaTable.forPath(spark, str(out / "bronze" / "orders")).history().collect()
         landed = [w for w in writes if int((w["operationMetrics"] or {}).get("numOutputRows", 0))]

@@ -352,20 +352,14 @@ class Pipeline:
         return str(self.config.input_dir())
 
     def _bronze(self) -> None:
+        # Every source's files are listed before anything is ingested: a listing failure
+        # stops the stage before it writes (or saves) anything.
         input_dir = self._input_location()
-        for spec in self.specs:
-            settings = self._input(spec)
-            try:
-                files = _storage.list_files(self.spark, input_dir, settings.pattern)
-            except FileNotFoundError:
-                raise InputError(
-                    f"input folder {input_dir} does not exist; set input.dir in the config or "
-                    "pass --input (etl-app generate-sample --out DIR writes sample files)"
-                ) from None
-            if not files:
-                log.warning("no_input_files", source=spec.name, pattern=settings.pattern)
-            with self._saving_progress():
-                for file in files:
+        listed = [(spec, self._input(spec)) for spec in self.specs]
+        files = {spec.name: self._list_input(input_dir, spec, s) for spec, s in listed}
+        with self._ledger_saved():
+            for spec, settings in listed:
+                for file in files[spec.name]:
                     batch = self.ledger.register(
                         spec.name,
                         file,
@@ -376,17 +370,30 @@ class Pipeline:
                     )
                     if batch.bronze_rows is None:
                         self._ingest(spec, settings, file, batch)
-        self.ledger.save()
+
+    def _list_input(
+        self, input_dir: str, spec: TableSpec, settings: SourceConfig
+    ) -> list[_storage.InputFile]:
+        try:
+            files = _storage.list_files(self.spark, input_dir, settings.pattern)
+        except FileNotFoundError:
+            raise InputError(
+                f"input folder {input_dir} does not exist; set input.dir in the config or "
+                "pass --input (etl-app generate-sample --out DIR writes sample files)"
+            ) from None
+        if not files:
+            log.warning("no_input_files", source=spec.name, pattern=settings.pattern)
+        return files
 
     @contextlib.contextmanager
-    def _saving_progress(self) -> Iterator[None]:
-        """On a failure, save the ledger rows of the batches done so far, then re-raise.
+    def _ledger_saved(self) -> Iterator[None]:
+        """Save the ledger once when the stage ends, and on the way out of a failing one.
 
-        A stage saves the ledger once at its end, not after every batch: each ledger save is
-        a MERGE (about a second, a dozen Spark jobs on a small table), and a batch whose
-        commit the ledger missed is found again on the rerun (its write is idempotent and the
-        skipped write is checked to be that batch's). Saving on the way out keeps a later
-        batch's failure from costing the earlier batches that rerun.
+        A stage saves the ledger once, not after every batch: each ledger save is a MERGE
+        (about a second, a dozen Spark jobs on a small table), and a batch whose commit the
+        ledger missed is found again on the rerun (its write is idempotent and the skipped
+        write is checked to be that batch's). Saving on the way out keeps a later batch's
+        failure from costing the earlier batches that rerun.
         """
         try:
             yield
@@ -396,6 +403,7 @@ class Pipeline:
             except Exception as exc:  # the run reports the first failure, not this one
                 log.warning("ledger_save_failed", error=f"{type(exc).__name__}: {exc}")
             raise
+        self.ledger.save()
 
     def _ingest(
         self, spec: TableSpec, settings: SourceConfig, file: _storage.InputFile, batch: Batch
@@ -595,10 +603,9 @@ class Pipeline:
     # -- silver -----------------------------------------------------------------------------
 
     def _silver(self) -> None:
-        with self._saving_progress():
+        with self._ledger_saved():
             for spec in self.specs:
                 self._silver_source(spec)
-        self.ledger.save()
 
     def _silver_source(self, spec: TableSpec) -> None:
         pending = self.ledger.pending(Stage.SILVER, spec.name)
