@@ -10,10 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from delta.tables import DeltaTable
+from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
 from etl_app import _lake, _storage
 from etl_app._specs import ORDERS
+from etl_app._state import LEDGER_TABLE, Ledger
 
 
 class TestLocations:
@@ -176,3 +179,95 @@ class TestCreateTableBesideAnotherRun:
         assert not leftover.exists()
         assert _lake.exists(spark, str(target))
         assert _lake.layout_problems(spark, ORDERS, str(target)) == []
+
+
+def _commit_later(write: Any, delay_s: float = 2.0) -> threading.Thread:
+    """Start ``write`` in a thread after ``delay_s``: another run's first commit landing."""
+
+    def later() -> None:
+        time.sleep(delay_s)
+        write()
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    return thread
+
+
+class TestCreationRace:
+    """Delta refuses ``CREATE`` where another writer's files are but its commit is not yet.
+
+    Delta 4.x reports it as ``DELTA_TABLE_NOT_FOUND`` (a log without a commit) or
+    ``DELTA_MISSING_DELTA_TABLE`` (data files without a log): the run then waits for that commit
+    and goes on with the other run's table.
+    """
+
+    SCHEMA = "order_id BIGINT, order_date DATE"
+
+    @pytest.mark.parametrize("left", ["temp commit", "empty log", "data file"])
+    def test_delta_refuses_a_location_holding_another_writers_files(
+        self, spark: SparkSession, tmp_path: Path, left: str
+    ) -> None:
+        """The race itself, unhandled: each error ``is_creation_race`` must recognise."""
+        target = tmp_path / "t"
+        if left == "temp commit":
+            _temp_first_commit(target, "other-run")
+        elif left == "empty log":
+            (target / "_delta_log").mkdir(parents=True)
+        else:
+            target.mkdir()
+            (target / "part-00000.snappy.parquet").write_bytes(b"PAR1")
+        schema = spark.createDataFrame([], self.SCHEMA).schema
+        with pytest.raises(PySparkException, match="DELTA_") as caught:
+            DeltaTable.createIfNotExists(spark).location(str(target)).addColumns(schema).execute()
+        assert _lake.is_creation_race(caught.value), caught.value
+
+    def test_silver_table_waits_for_the_data_files_of_a_first_write(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Another run's first append has written its data file, not its commit: wait for it."""
+        target = tmp_path / "orders"
+        target.mkdir()
+        data = spark.createDataFrame([(7, None)], self.SCHEMA)
+        data.write.parquet(str(tmp_path / "staged"))
+        staged = next((tmp_path / "staged").glob("part-*.parquet"))
+        staged.rename(target / staged.name)
+
+        def other_run() -> None:
+            data.write.format("delta").partitionBy("order_date").mode("append").save(str(target))
+
+        thread = _commit_later(other_run)
+        try:
+            _lake.create_table(
+                spark, ORDERS, str(target), spark.createDataFrame([], self.SCHEMA).schema
+            )
+        finally:
+            thread.join()
+
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{target}`").collect()
+        assert [h["operation"] for h in history] == ["WRITE"]
+        rows = spark.read.format("delta").load(str(target)).collect()
+        assert [r["order_id"] for r in rows] == [7]
+
+    def test_ledger_waits_for_another_runs_ledger_creation(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Two runs creating the batch ledger at once: the second goes on with the first's."""
+        location = tmp_path / LEDGER_TABLE
+        in_flight = _temp_first_commit(location, "other-run")
+        other = spark.createDataFrame(
+            [("orders", 1, "ab" * 32, "orders_0001.json", "other-run", "{}", None)],
+            "source STRING, batch_id BIGINT, sha256 STRING, file STRING, "
+            "registered_by STRING, state STRING, updated_at TIMESTAMP",
+        )
+        thread = _commit_later(
+            lambda: other.write.format("delta").mode("append").save(str(location))
+        )
+        try:
+            Ledger.load(spark, str(tmp_path)).save()
+        finally:
+            thread.join()
+
+        assert in_flight.exists()
+        history = spark.sql(f"DESCRIBE HISTORY delta.`{location}`").collect()
+        assert [h["operation"] for h in history] == ["WRITE"]
+        assert [b.batch_id for b in Ledger.load(spark, str(tmp_path)).sources["orders"]] == [1]

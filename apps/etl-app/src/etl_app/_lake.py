@@ -19,6 +19,8 @@ from etl_app import _delta_sql, _storage
 from etl_app.errors import LakeLayoutError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
@@ -73,12 +75,49 @@ def check_layout(spark: SparkSession, spec: TableSpec, path: str) -> None:
 def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: StructType) -> None:
     """Create the empty silver table (metadata-only commit) with the spec's layout.
 
-    Two runs creating it at once: the one Delta refuses (``ProtocolChangedException``) finds
-    the table the other created. A ``_delta_log`` folder without a commit (an interrupted
-    first write) on a local path is removed first: it holds nothing, and Delta's
-    ``createIfNotExists`` would take it for a table. When a file in it is under a minute old,
-    another run may be writing its first commit there: that table is waited for (about 30 s)
-    rather than its log removed.
+    Another run creating it at the same moment, or an interrupted first write's leftover, is
+    handled by :func:`create_once`.
+    """
+
+    def create() -> None:
+        if _delta_sql.is_connect(spark):
+            _delta_sql.create_if_not_exists(
+                spark,
+                path,
+                schema,
+                partition_by=spec.partition_by,
+                properties={CDF_PROPERTY: "true"},
+            )
+            return
+        from delta.tables import DeltaTable
+
+        builder = (
+            DeltaTable.createIfNotExists(spark)
+            .location(path)
+            .addColumns(schema)
+            .property(CDF_PROPERTY, "true")
+        )
+        if spec.partition_by:
+            builder = builder.partitionedBy(*spec.partition_by)
+        builder.execute()
+
+    create_once(spark, path, create)
+
+
+def create_once(spark: SparkSession, path: str, create: Callable[[], None]) -> None:
+    """Run ``create`` (a create-if-not-exists of the table at ``path``), beside other runs.
+
+    - A ``_delta_log`` folder without a commit on a local path (an interrupted first write)
+      is removed first: it holds nothing, and Delta would neither read it as a table nor
+      create one over it. When a file in it is under a minute old, another run may be writing
+      its first commit there: that table is waited for (about 30 s) instead.
+    - Delta refusing the creation because another writer's files are there without their
+      commit yet (:func:`is_creation_race`): that run's commit is waited for.
+    - Any failure after which the table exists (another run's commit won): the table is there.
+
+    Raises:
+        Exception: Delta's own error when the location holds something that never becomes a
+            table (for example files of another format).
     """
     local = _storage.local_path(path)
     if local is not None and (local / "_delta_log").is_dir() and not exists(spark, path):
@@ -88,33 +127,13 @@ def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: Struct
                 return
             shutil.rmtree(log)
     try:
-        if _delta_sql.is_connect(spark):
-            _delta_sql.create_if_not_exists(
-                spark,
-                path,
-                schema,
-                partition_by=spec.partition_by,
-                properties={CDF_PROPERTY: "true"},
-            )
-        else:
-            from delta.tables import DeltaTable
-
-            builder = (
-                DeltaTable.createIfNotExists(spark)
-                .location(path)
-                .addColumns(schema)
-                .property(CDF_PROPERTY, "true")
-            )
-            if spec.partition_by:
-                builder = builder.partitionedBy(*spec.partition_by)
-            builder.execute()
+        create()
     except Exception as exc:
+        if exists(spark, path):
+            return
         if is_creation_race(exc) and wait_for_table(spark, path):
             return
-        if "PROTOCOL_CHANGED" not in str(exc) and "ProtocolChanged" not in str(exc):
-            raise
-        if not exists(spark, path):
-            raise
+        raise
 
 
 #: How recent a file in a commit-less ``_delta_log`` must be to count as another run's
@@ -132,13 +151,19 @@ def _commit_in_flight(log: Path) -> bool:
     return any(now - entry.stat().st_mtime < IN_FLIGHT_S for entry in log.iterdir())
 
 
-#: Delta's refusal to create a table where another writer's ``_delta_log`` has no commit yet.
-_CREATION_RACE = "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION"
+#: Delta's refusals (4.x) to create a table where another writer's first write is under way:
+#: its commit-less ``_delta_log`` (``DELTA_TABLE_NOT_FOUND``), its data files without a log
+#: (``DELTA_MISSING_DELTA_TABLE``), or its commit landing during ours.
+_CREATION_RACE = (
+    "DELTA_CREATE_TABLE_WITH_NON_EMPTY_LOCATION",
+    "DELTA_TABLE_NOT_FOUND",
+    "DELTA_MISSING_DELTA_TABLE",
+)
 
 
 def is_creation_race(exc: BaseException) -> bool:
     """Whether ``exc`` may be a concurrent creation: another run's table, not yet committed."""
-    return _CREATION_RACE in str(exc)
+    return any(marker in str(exc) for marker in _CREATION_RACE)
 
 
 def wait_for_table(spark: SparkSession, path: str, attempts: int = 6) -> bool:

@@ -357,18 +357,20 @@ class Ledger:
             ]
         )
 
+        def create() -> None:
+            if _delta_sql.is_connect(self.spark):
+                _delta_sql.create_if_not_exists(self.spark, self.location, schema)
+            else:
+                DeltaTable.createIfNotExists(self.spark).location(self.location).addColumns(
+                    schema
+                ).execute()
+
+        # Another run creating the ledger at this moment, or a first write interrupted
+        # before its commit: create_once waits for the one and clears the other.
         for attempt in range(COMMIT_ATTEMPTS):
             try:
-                if _delta_sql.is_connect(self.spark):
-                    _delta_sql.create_if_not_exists(self.spark, self.location, schema)
-                else:
-                    DeltaTable.createIfNotExists(self.spark).location(self.location).addColumns(
-                        schema
-                    ).execute()
+                _lake.create_once(self.spark, self.location, create)
             except Exception as exc:
-                # Another run creating the ledger at this moment: its commit will follow.
-                if _lake.is_creation_race(exc) and _lake.wait_for_table(self.spark, self.location):
-                    return
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 _backoff(attempt)
