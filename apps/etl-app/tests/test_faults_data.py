@@ -112,11 +112,41 @@ class TestInterruptedFirstWrite:
         """A first write killed before its commit leaves an empty _delta_log; the run goes on."""
         out = tmp_path / "out"
         config = load_config(setup_input(tmp_path, "in", ["orders_0001.json"], out))
-        for table in ("bronze/orders", "silver/orders", "gold/daily_revenue"):
+        for table in ("_etl_state/batches", "bronze/orders", "silver/orders", "gold/daily_revenue"):
             (out / table / "_delta_log").mkdir(parents=True)
         report = run_pipeline(config, spark=spark)
         assert report.status == "success"
         assert 1001 in silver_order_ids(spark, out)
+
+
+class TestSkippedAppendOfAnotherFile:
+    def test_bronze_holding_the_batch_id_from_another_file_is_refused(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """The ledger lost (deleted here): a new file gets batch id 1, whose append Delta skips.
+
+        Bronze's batch 1 came from another file, so the skip is not this file's commit: the
+        run must refuse it by name instead of counting the old file's rows as the new one's.
+        """
+        out = tmp_path / "out"
+        config = load_config(setup_input(tmp_path, "in", ["orders_0001.json"], out))
+        assert run_pipeline(config, spark=spark).status == "success"
+        bronze = out / "bronze" / "orders"
+        versions_before = len(list((bronze / "_delta_log").glob("*.json")))
+        shutil.rmtree(out / "_etl_state")
+        (tmp_path / "in" / "orders_0001.json").unlink()
+        (tmp_path / "in" / "orders_0009.json").write_text(order_line(9001, 1, 3))
+
+        code, _, err = run_cli(spark, ["run", "--config", str(tmp_path / "in.yaml")])
+
+        assert code == 2
+        assert "batch 1" in err
+        assert "orders_0009.json" in err
+        assert "orders_0001.json" in err
+        assert "etl-app batches list" in err
+        assert len(list((bronze / "_delta_log").glob("*.json"))) == versions_before
+        frame = spark.read.format("delta").load(str(bronze))
+        assert frame.filter("order_id = '9001'").count() == 0
 
 
 class TestEmptyInput:
