@@ -54,6 +54,74 @@ class TestLedger:
             "customers": [(1, c.path)],
         }
 
+    def test_register_all_allocates_every_new_file_in_one_commit(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A run's new files of every source get their ids in ONE ledger commit, as per file."""
+        root = tmp_path / "out"
+        ledger = Ledger.load(spark, str(root))
+        a = _file(spark, tmp_path, "a", "a")
+        _register(ledger, "orders", a, "run-1")
+        log = root / "_etl_state" / "batches" / "_delta_log"
+        commits = len(list(log.glob("*.json")))
+        files = [
+            ("orders", _file(spark, tmp_path, "b", "b")),
+            ("orders", _file(spark, tmp_path, "b-copy", "b")),  # same content: same batch
+            ("customers", _file(spark, tmp_path, "c", "c")),
+            ("orders", a),  # listed before with the same size and time: not hashed again
+        ]
+        hashed: list[str] = []
+
+        def digest(file: InputFile) -> str:
+            hashed.append(Path(file.path).name)
+            return content_hash(spark, file.path)
+
+        batches = ledger.register_all(
+            [(source, f, lambda f=f: digest(f)) for source, f in files], "run-2"
+        )
+
+        assert [(b.batch_id, Path(b.file).name) for b in batches] == [
+            (2, "b"),
+            (2, "b"),
+            (1, "c"),
+            (1, "a"),
+        ]
+        assert hashed == ["b", "b-copy", "c"]
+        assert len(list(log.glob("*.json"))) == commits + 1
+        again = Ledger.load(spark, str(root))
+        assert {s: [b.batch_id for b in bs] for s, bs in again.sources.items()} == {
+            "orders": [1, 2],
+            "customers": [1],
+        }
+
+    def test_register_all_takes_the_next_ids_when_another_run_took_one(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Another run registered orders batch 1 since this ledger was read: no id is shared."""
+        root = str(tmp_path / "out")
+        ours = Ledger.load(spark, root)
+        ours.save()
+        other = Ledger.load(spark, root)
+        theirs = _register(other, "orders", _file(spark, tmp_path, "theirs", "t"), "run-other")
+        files = [
+            ("orders", _file(spark, tmp_path, "mine", "m")),
+            ("customers", _file(spark, tmp_path, "cust", "c")),
+        ]
+
+        batches = ours.register_all(
+            [(s, f, lambda f=f: content_hash(spark, f.path)) for s, f in files], "run-2"
+        )
+
+        assert theirs.batch_id == 1
+        assert [(b.batch_id, Path(b.file).name) for b in batches] == [(2, "mine"), (1, "cust")]
+        loaded = Ledger.load(spark, root)
+        assert {
+            s: [(b.batch_id, Path(b.file).name) for b in bs] for s, bs in loaded.sources.items()
+        } == {
+            "orders": [(1, "theirs"), (2, "mine")],
+            "customers": [(1, "cust")],
+        }
+
     def test_round_trip_and_pending_batches(self, spark: SparkSession, tmp_path: Path) -> None:
         """The ledger table survives save/load; pending silver batches are bronze-done, in order."""
         root = str(tmp_path / "out")

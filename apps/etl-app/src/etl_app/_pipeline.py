@@ -358,16 +358,25 @@ class Pipeline:
         listed = [(spec, self._input(spec)) for spec in self.specs]
         files = {spec.name: self._list_input(input_dir, spec, s) for spec, s in listed}
         with self._ledger_saved():
-            for spec, settings in listed:
-                for file in files[spec.name]:
-                    batch = self.ledger.register(
+            # Every new file's batch id is allocated in one ledger MERGE, before any ingest.
+            batches = self.ledger.register_all(
+                [
+                    (
                         spec.name,
                         file,
-                        self.run_id,
                         functools.partial(
                             _storage.content_hash, self.spark, file.path, file.length
                         ),
                     )
+                    for spec, _ in listed
+                    for file in files[spec.name]
+                ],
+                self.run_id,
+            )
+            todo = iter(batches)
+            for spec, settings in listed:
+                for file in files[spec.name]:
+                    batch = next(todo)
                     if batch.bronze_rows is None:
                         self._ingest(spec, settings, file, batch)
 
