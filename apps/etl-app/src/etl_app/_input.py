@@ -143,9 +143,11 @@ def read_input(spark: SparkSession, path: str, fmt: SourceFormat) -> InputBatch:
         else F.lit(None).cast("string")
     )
     readable_json = F.to_json(F.struct(*[F.col(c) for c in columns])) if columns else F.lit("{}")
+    # The raw text is kept for unreadable records only: serialising every readable row too
+    # would double what the persisted parse holds, for a column nothing reads.
     flagged = parsed.select(
         *[F.col(c) for c in columns],
-        F.coalesce(raw, readable_json).alias("raw_record"),
+        F.coalesce(raw, F.when(bad_bytes, readable_json)).alias("raw_record"),
         F.when(bad_bytes, F.lit(REASON_ENCODING))
         .when(corrupt, F.lit(REASON_MALFORMED[fmt]))
         .alias("reason"),
