@@ -357,6 +357,7 @@ class Pipeline:
         input_dir = self._input_location()
         listed = [(spec, self._input(spec)) for spec in self.specs]
         files = {spec.name: self._list_input(input_dir, spec, s) for spec, s in listed}
+        todo = [(spec, settings, file) for spec, settings in listed for file in files[spec.name]]
         with self._ledger_saved():
             # Every new file's batch id is allocated in one ledger MERGE, before any ingest.
             batches = self.ledger.register_all(
@@ -368,17 +369,13 @@ class Pipeline:
                             _storage.content_hash, self.spark, file.path, file.length
                         ),
                     )
-                    for spec, _ in listed
-                    for file in files[spec.name]
+                    for spec, _, file in todo
                 ],
                 self.run_id,
             )
-            todo = iter(batches)
-            for spec, settings in listed:
-                for file in files[spec.name]:
-                    batch = next(todo)
-                    if batch.bronze_rows is None:
-                        self._ingest(spec, settings, file, batch)
+            for (spec, settings, file), batch in zip(todo, batches, strict=True):
+                if batch.bronze_rows is None:
+                    self._ingest(spec, settings, file, batch)
 
     def _list_input(
         self, input_dir: str, spec: TableSpec, settings: SourceConfig

@@ -432,8 +432,12 @@ class Ledger:
             "{}" if batch is None else _state_json(batch),
             datetime.now(UTC),
         )
+        return self._insert_new([row])
+
+    def _insert_new(self, rows: list[tuple[Any, ...]]) -> bool:
+        """Insert ``rows`` in one insert-only MERGE; True when every row was inserted (ours)."""
         try:
-            return self._merge([row], insert_only=True) == 1
+            return self._merge(rows, insert_only=True) == len(rows)
         except Exception as exc:
             if _is_conflict(exc):
                 return False
@@ -476,11 +480,16 @@ class Ledger:
                     )
             found.append(batch)
             shas.append(sha)
-        if new and self._allocate_all(new, run_id):
+        now = datetime.now(UTC)
+        rows = [
+            (source, b.batch_id, b.sha256, b.file, run_id, _state_json(b), now)
+            for (source, _), b in new.items()
+        ]
+        if rows and self._insert_new(rows):
             for (source, _), batch in new.items():
                 self.sources.setdefault(source, []).append(batch)
                 self._saved[(source, batch.batch_id)] = _state_json(batch)
-        elif new:
+        elif rows:
             self.save()
             self.refresh()
             return [
@@ -488,20 +497,6 @@ class Ledger:
                 for (source, file, digest), sha in zip(files, shas, strict=True)
             ]
         return found
-
-    def _allocate_all(self, new: dict[tuple[str, str], Batch], run_id: str) -> bool:
-        """Insert every new batch's row in one insert-only MERGE; True when all are ours."""
-        now = datetime.now(UTC)
-        rows = [
-            (source, b.batch_id, b.sha256, b.file, run_id, _state_json(b), now)
-            for (source, _), b in new.items()
-        ]
-        try:
-            return self._merge(rows, insert_only=True) == len(rows)
-        except Exception as exc:
-            if _is_conflict(exc):
-                return False
-            raise
 
     def _known(self, source: str, file: InputFile) -> Batch | None:
         """The batch of a file listed before with the same path, size and modification time."""
