@@ -65,6 +65,60 @@ class TestChecksBeforeSpark:
         assert not list(tmp_path.glob(".etl-app-probe-*"))
 
 
+class SparkReachedError(Exception):
+    """Raised by the stand-in Spark builder: the run got past every check before Spark."""
+
+
+def spark_reached(config: object) -> None:
+    """Stands in for the Spark builder: reaching it means every check before Spark passed."""
+    raise SparkReachedError("the preflight let the run through")
+
+
+class TestObjectStoreLocations:
+    """URIs are not local folders: object-store input and data root are left to Spark."""
+
+    def test_s3a_input_and_root_reach_spark_without_local_folders(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """No "does not exist" for s3a:// input, no local folder named after the URI."""
+        import tempfile
+
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+        monkeypatch.setattr(cli, "build_spark_session", spark_reached)
+        code = cli.main(["run", "--input", "s3a://lake/landing", "--output", "s3a://lake/tables"])
+        err = capsys.readouterr().err
+        assert code == 1
+        assert "SparkReachedError" in err
+        assert "does not exist" not in err
+        assert not (tmp_path / "s3a:").exists()
+        # The Spark log and the saved trace go to the local temp folder instead.
+        assert list((tmp_path / "tmp" / "etl-app" / "logs").glob("error-*.log"))
+
+    def test_missing_file_uri_input_is_reported_before_spark(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A file:// URI is a local folder: checked like a path, named as the path."""
+        monkeypatch.setattr(cli, "build_spark_session", no_spark)
+        missing = tmp_path / "nowhere"
+        code = cli.main(["run", "--input", f"file://{missing}", "--output", str(tmp_path / "o")])
+        assert code == 2
+        assert f"input folder {missing} does not exist" in capsys.readouterr().err
+
+    def test_existing_file_uri_input_passes(self, tmp_path: Path) -> None:
+        """The config keeps a URI input as given, and an existing file:// folder passes."""
+        from etl_app import load_config
+
+        (tmp_path / "in").mkdir()
+        config = load_config().with_overrides(
+            input_dir=f"file://{tmp_path / 'in'}/", output_root=str(tmp_path / "out")
+        )
+        assert config.input_location() == f"file://{tmp_path / 'in'}"
+        preflight(config, "bronze")
+        uri = load_config().with_overrides(input_dir="s3a://b/in", output_root="gs://b/lake")
+        assert (uri.input_location(), uri.output_location()) == ("s3a://b/in", "gs://b/lake")
+
+
 class TestEverySubcommandReachable:
     """Each subcommand has its own help (``nox -s etl -- <command> --help`` reaches it)."""
 

@@ -24,6 +24,7 @@ from etl_app._config import AppConfig, config_to_dict, load_config
 from etl_app._observe import EXIT_METRICS_FAILED, describe_error, redact_config, redact_text
 from etl_app._preflight import preflight
 from etl_app._specs import Stage
+from etl_app._storage import local_path
 from etl_app.errors import EtlAppError
 
 if TYPE_CHECKING:
@@ -129,13 +130,14 @@ def _run(args: argparse.Namespace, config: AppConfig) -> int:
     from etl_app._pipeline import Pipeline
     from etl_metrics import configure_logging
 
-    root = config.output_root()
-    _STATE["log_dir"] = str(root / "logs")
+    root = config.output_location()
+    logs = _local_log_dir(root)
+    _STATE["log_dir"] = str(logs)
     owned = SparkSession.getActiveSession() is None
     spark: SparkSession | None = None
     pipeline: Pipeline | None = None
     try:
-        with _spark_log(root) as log_file:
+        with _spark_log(logs) as log_file:
             _say(f"starting Spark ({config.spark.master}); its output goes to {log_file}")
             spark = build_spark_session(config.spark)
         _say(f"Spark ready; running --cmd {args.cmd} on {root}")
@@ -168,9 +170,21 @@ def _say(line: str) -> None:
     print(line, flush=True)
 
 
+def _local_log_dir(root: str) -> Path:
+    """Where this process keeps its local logs: ``<root>/logs`` for a local data root.
+
+    A data root on object storage gets no local folder named after its URI: the logs go to
+    ``<temp>/etl-app/logs`` (an emptyDir in the Kubernetes manifests).
+    """
+    local = local_path(root)
+    if local is not None:
+        return local / "logs"
+    return Path(tempfile.gettempdir()) / "etl-app" / "logs"
+
+
 @contextlib.contextmanager
-def _spark_log(root: Path) -> Iterator[str]:
-    """Send the JVM's output (Ivy resolution, Spark warnings) to ``<root>/logs/spark.log``.
+def _spark_log(logs: Path) -> Iterator[str]:
+    """Send the JVM's output (Ivy resolution, Spark warnings) to ``<logs>/spark.log``.
 
     ``DELTA_SESSION_LOG`` wins when set; else it is set while Spark starts (delta-session reads
     it then) and restored afterwards.
@@ -181,8 +195,8 @@ def _spark_log(root: Path) -> Iterator[str]:
     if given:
         yield given
         return
-    (root / "logs").mkdir(parents=True, exist_ok=True)
-    os.environ[LOG_FILE_ENV] = str(root / "logs" / "spark.log")
+    logs.mkdir(parents=True, exist_ok=True)
+    os.environ[LOG_FILE_ENV] = str(logs / "spark.log")
     try:
         yield os.environ[LOG_FILE_ENV]
     finally:

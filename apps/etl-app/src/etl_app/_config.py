@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from etl_app._resources import resource_path
+from etl_app._storage import is_uri
 from etl_app.errors import ConfigError
 from etl_metrics import GroupingKeyError, validate_grouping_key
 
@@ -276,8 +277,22 @@ class AppConfig:
     base_dir: Path = field(default_factory=Path.cwd, compare=False)
 
     def input_dir(self) -> Path:
-        """Return the resolved input folder."""
+        """Return the resolved input folder (a local path; see ``input_location`` for URIs)."""
         return self._resolve(self.input.dir, "sample")
+
+    def input_location(self) -> str:
+        """The input folder as Spark reads it: a URI as configured, else the resolved path."""
+        configured = self.input.dir
+        if configured and is_uri(configured):
+            return configured.rstrip("/")
+        return str(self.input_dir())
+
+    def output_location(self) -> str:
+        """The data root as Spark writes it: a URI as configured, else the resolved path."""
+        configured = self.output.root
+        if is_uri(configured):
+            return configured.rstrip("/")
+        return str(self.output_root())
 
     def schemas_dir(self) -> Path:
         """Return the resolved schema registry folder."""
@@ -311,9 +326,9 @@ class AppConfig:
         """
         cfg = self
         if input_dir is not None:
-            cfg = dataclasses.replace(
-                cfg, input=dataclasses.replace(cfg.input, dir=str(Path(input_dir).resolve()))
-            )
+            # A URI (s3a://, file:///) is kept as given; a plain path is made absolute.
+            located = input_dir if is_uri(input_dir) else str(Path(input_dir).resolve())
+            cfg = dataclasses.replace(cfg, input=dataclasses.replace(cfg.input, dir=located))
         if output_root is not None:
             cfg = dataclasses.replace(cfg, output=OutputConfig(root=output_root))
         return cfg

@@ -346,10 +346,7 @@ class Pipeline:
 
     def _input_location(self) -> str:
         """The input folder as a URI or absolute path (relative to the config file's folder)."""
-        configured = self.config.input.dir
-        if configured and _storage.is_uri(configured):
-            return _storage.resolve(configured)
-        return str(self.config.input_dir())
+        return self.config.input_location()
 
     def _bronze(self) -> None:
         # Every source's files are listed before anything is ingested: a listing failure

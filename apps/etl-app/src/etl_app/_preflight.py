@@ -2,7 +2,8 @@
 
 A missing input folder, a missing gate or registry folder, or a data root that cannot be
 written is reported at once with exit code 2, instead of after the Spark start with a Java
-stack trace.
+stack trace. Input and data root on object storage (``s3a://``, ``abfss://``, ``gs://``) are
+left to Spark, which reports an unreachable or missing location when it first reads it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from etl_app._specs import Stage
+from etl_app._storage import local_path
 from etl_app.errors import InputError
 
 if TYPE_CHECKING:
@@ -33,8 +35,10 @@ def preflight(config: AppConfig, stages: str | Stage) -> None:
     selected = Stage.parse(stages).selected()
     problems: list[str] = []
     if Stage.BRONZE in selected:
-        folder = config.input_dir()
-        if not folder.is_dir():
+        # Object-store locations are checked by Spark when it lists them: only a local folder
+        # (a path or a file:// URI) can be looked at without Spark.
+        folder = local_path(config.input_location())
+        if folder is not None and not folder.is_dir():
             problems.append(
                 f"input folder {folder} does not exist (input.dir, or --input); "
                 "etl-app generate-sample --out DIR writes sample files"
@@ -44,7 +48,8 @@ def preflight(config: AppConfig, stages: str | Stage) -> None:
             problems.append(f"schema registry folder {registry} does not exist (schemas.dir)")
     if Stage.SILVER in selected and not config.gates_dir().is_dir():
         problems.append(f"gates folder {config.gates_dir()} does not exist (gates.dir)")
-    problem = writable_problem(config.output_root())
+    root = local_path(config.output_location())
+    problem = writable_problem(root) if root is not None else None
     if problem:
         problems.append(problem)
     if problems:
