@@ -14,6 +14,12 @@ from pipeline_testkit._bench import BenchScale, Comparison, bench_scale, scaled
 from pipeline_testkit._cluster import StandaloneCluster, start_standalone_cluster
 from pipeline_testkit._connect import ConnectServer, start_connect_server
 from pipeline_testkit._files import write_one_file
+from pipeline_testkit._readme import (
+    ReadmeExample,
+    ReadmeExampleError,
+    readme_examples,
+    run_readme_examples,
+)
 from pipeline_testkit._s3 import S3Server, start_s3_server
 from pipeline_testkit._spark import (
     SPARK_MODE_ENV,
@@ -45,6 +51,8 @@ __all__ = [
     "Comparison",
     "ConnectServer",
     "DeltaJarsUnavailableError",
+    "ReadmeExample",
+    "ReadmeExampleError",
     "RunningServer",
     "S3Server",
     "ServerBinaryMissingError",
@@ -59,7 +67,9 @@ __all__ = [
     "free_port",
     "local_spark_session",
     "port_open",
+    "readme_examples",
     "require_spark_extra",
+    "run_readme_examples",
     "scaled",
     "small_conf",
     "start_connect_server",
