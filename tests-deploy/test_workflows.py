@@ -251,6 +251,13 @@ class TestScheduledAndSecurity:
         script = (ROOT / ".ci" / "run").read_text()
         assert re.search(r"^\s*nox -s image\b", script, re.M)
 
+    def test_nightly_runs_what_ci_leaves_out(self) -> None:
+        """The crash suite and every README's quick start (not in CI's budget) run nightly."""
+        workflow = _workflow("nightly")
+        commands = [s.get("run", "") for job in workflow["jobs"] for s in _steps(workflow, job)]
+        for session in ("faults", "readme"):
+            assert any(re.search(rf"\bnox -s {session}$", c.strip()) for c in commands), session
+
     def test_ci_script_runs_the_readme_test_command(self) -> None:
         """.ci/run runs exactly the test command README.md gives (its nox part)."""
         readme = (ROOT / "README.md").read_text()
