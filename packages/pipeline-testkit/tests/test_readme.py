@@ -91,3 +91,9 @@ class TestRunReadmeExamples:
             run_readme_examples(_write(tmp_path, "```python\ndef (:\n```\n"), tmp_path)
         with pytest.raises(ReadmeExampleError, match="no python block"):
             run_readme_examples(_write(tmp_path, "# nothing\n"), tmp_path)
+
+    def test_blocks_do_not_inherit_the_runners_future_imports(self, tmp_path: Path) -> None:
+        """Annotations stay objects, as in a reader's interpreter (pandera models read them)."""
+        code = "class Model:\n    x: int = 1\n\nhints = Model.__annotations__\n"
+        namespace = run_readme_examples(_write(tmp_path, f"```python\n{code}```\n"), tmp_path)
+        assert namespace["hints"] == {"x": int}

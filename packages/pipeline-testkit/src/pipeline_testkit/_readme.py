@@ -150,12 +150,12 @@ def run_readme_examples(readme: Path, workdir: Path) -> dict[str, Any]:
                     f"reader pasting the README in order gets a NameError"
                 )
             if example.compile_only:
-                compile(tree, where, "exec")
+                compile(tree, where, "exec", dont_inherit=True)
                 # Later blocks may use what this one defines; they are checked, not run.
                 namespace.update(dict.fromkeys(_bound_names(tree)))
                 continue
             try:
-                exec(compile(tree, where, "exec"), namespace)
+                exec(compile(tree, where, "exec", dont_inherit=True), namespace)
             except Exception as exc:
                 raise ReadmeExampleError(
                     f"{where}: the block raised {type(exc).__name__}: {exc}"
