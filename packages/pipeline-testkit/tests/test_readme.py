@@ -63,6 +63,7 @@ class TestRunReadmeExamples:
         work.mkdir()
         namespace = run_readme_examples(readme, work)
         assert namespace["result"] == 42
+        assert namespace["bucket"] is None  # compile-only: known to later blocks, never run
         assert (work / "out.json").read_text() == "42"
         assert Path.cwd() != work
 
@@ -97,3 +98,13 @@ class TestRunReadmeExamples:
         code = "class Model:\n    x: int = 1\n\nhints = Model.__annotations__\n"
         namespace = run_readme_examples(_write(tmp_path, f"```python\n{code}```\n"), tmp_path)
         assert namespace["hints"] == {"x": int}
+
+    def test_compile_only_block_keeps_names_earlier_blocks_set(self, tmp_path: Path) -> None:
+        """A compile-only block rebinding ``spark`` leaves the earlier value for later blocks."""
+        text = (
+            "```python\nspark = 'session'\n```\n\n"
+            "<!-- example: compile-only (needs S3) -->\n"
+            "```python\nspark = spark.with_s3()\n```\n"
+        )
+        namespace = run_readme_examples(_write(tmp_path, text), tmp_path)
+        assert namespace["spark"] == "session"

@@ -151,8 +151,10 @@ def run_readme_examples(readme: Path, workdir: Path) -> dict[str, Any]:
                 )
             if example.compile_only:
                 compile(tree, where, "exec", dont_inherit=True)
-                # Later blocks may use what this one defines; they are checked, not run.
-                namespace.update(dict.fromkeys(_bound_names(tree)))
+                # Later blocks may use what this one defines: known to the name check (as
+                # None when new), while a name an earlier block set keeps its value.
+                for name in _bound_names(tree):
+                    namespace.setdefault(name, None)
                 continue
             try:
                 exec(compile(tree, where, "exec", dont_inherit=True), namespace)
