@@ -66,6 +66,34 @@ class TestJsonOutput:
         assert second["logger"] == "etl"
         assert second["level"] == "warning"
 
+    def test_context_keys_come_in_a_fixed_order(self) -> None:
+        """job, env, run_id, stage, then other bound keys sorted, whatever the binding order.
+
+        structlog's own merge follows the context variables' hashes, which differ between
+        processes: the same line came out in another key order on the next run.
+        """
+        out = io.StringIO()
+        configure_logging(fmt="json", stream=out)
+        extras = [f"k{n:02d}" for n in range(20)]
+        for key in reversed(extras):
+            bind_context(**{key: 1})
+        bind_context(stage="load")
+        bind_context(run_id="r-1")
+        bind_context(env="prod")
+        bind_context(job="nightly")
+        get_logger().info("ordered", rows=3)
+        (line,) = out.getvalue().splitlines()
+        keys = list(json.loads(line))
+        assert keys[: keys.index("level")] == [
+            "rows",
+            "event",
+            "job",
+            "env",
+            "run_id",
+            "stage",
+            *extras,
+        ]
+
     def test_level_filter(self) -> None:
         """Lines below the configured level are dropped."""
         out = io.StringIO()

@@ -219,7 +219,7 @@ def configure_logging(
         raise ValueError(f"fmt must be 'json' or 'console', got {fmt!r}.")
     out = sys.stderr if stream is None else stream
     shared: list[Processor] = [
-        structlog.contextvars.merge_contextvars,
+        _merge_context_in_order,
         structlog.processors.add_log_level,
         _add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -243,6 +243,27 @@ def configure_logging(
         logger_factory=_NamedWriteLoggerFactory(out),
         cache_logger_on_first_use=cache_logger_on_first_use,
     )
+
+
+#: Bound context keys written first, in this order; any other bound key follows, sorted.
+_CONTEXT_ORDER = ("job", "env", "run_id", "stage")
+
+
+def _merge_context_in_order(
+    _logger: WrappedLogger, _method: str, event_dict: EventDict
+) -> EventDict:
+    """Add the bound context (structlog's context variables) to a line, in a fixed key order.
+
+    structlog's ``merge_contextvars`` adds them in the order the interpreter's context mapping
+    iterates, which follows the context variables' hashes and so changes from process to
+    process: the same log line came out with ``env`` before ``run_id`` in one run and after it
+    in the next. A value the call itself passes wins, as with ``merge_contextvars``.
+    """
+    bound = structlog.contextvars.get_contextvars()
+    first = [key for key in _CONTEXT_ORDER if key in bound]
+    for key in [*first, *sorted(set(bound) - set(first))]:
+        event_dict.setdefault(key, bound[key])
+    return event_dict
 
 
 def get_logger(name: str | None = None, **initial_values: Any) -> Any:
