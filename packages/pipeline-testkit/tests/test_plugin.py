@@ -246,9 +246,8 @@ class TestSessionWiring:
             "local master=spark://127.0.0.1:7 packages=('org.apache.hadoop:hadoop-aws:3.5.0',)",
             "local conf ['cluster.conf', 's3.endpoint', 'spark.databricks.delta."
             "snapshotPartitions', 'spark.default.parallelism', 'spark.driver.extraJavaOptions', "
-            "'spark.driver.memory', 'spark.sql.codegen.factoryMode', "
-            "'spark.sql.codegen.wholeStage', 'spark.sql.session.timeZone', "
-            "'spark.sql.shuffle.partitions', 'spark.sql.warehouse.dir', 'spark.ui.enabled']",
+            "'spark.driver.memory', 'spark.sql.session.timeZone', 'spark.sql.shuffle.partitions', "
+            "'spark.sql.warehouse.dir', 'spark.ui.enabled']",
             "env during start k",
             "stop local session",
             "stop cluster",
