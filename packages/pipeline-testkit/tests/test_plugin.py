@@ -272,38 +272,3 @@ class TestSessionWiring:
         assert "cluster.conf" in events[2]
         assert events[4:7] == ["stop connect session", "stop connect server", "stop cluster"]
         assert not table.startswith("s3a://")
-
-
-CONF_PROBE = """
-from pipeline_testkit.plugin import run_specific_conf
-
-
-def test_probe(request):
-    conf = run_specific_conf(request.config)
-    print("CONF", ",".join(f"{k}={v}" for k, v in sorted(conf.items())) or "none")
-"""
-
-TIMED_ITEM = """
-def test_timed(benchmark):
-    benchmark(lambda: None)
-"""
-
-
-class TestCodegenOnlyOffInTests:
-    """Sessions of test runs interpret expressions; a run that times anything keeps codegen."""
-
-    def test_a_test_run_turns_codegen_off(self, pytester: pytest.Pytester) -> None:
-        """No benchmark among the items: the session gets the interpreted-expression settings."""
-        pytester.makepyfile(test_probe=CONF_PROBE)
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
-        result.assert_outcomes(passed=1)
-        result.stdout.fnmatch_lines(
-            ["*CONF spark.sql.codegen.factoryMode=NO_CODEGEN,spark.sql.codegen.wholeStage=false*"]
-        )
-
-    def test_a_run_with_a_benchmark_keeps_sparks_default(self, pytester: pytest.Pytester) -> None:
-        """One item using ``benchmark`` (or ``compare``): no setting changes what is timed."""
-        pytester.makepyfile(test_probe=CONF_PROBE, test_timed=TIMED_ITEM)
-        result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-s")
-        result.assert_outcomes(passed=2)
-        result.stdout.fnmatch_lines(["*CONF none*"])

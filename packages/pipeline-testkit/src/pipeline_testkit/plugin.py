@@ -35,16 +35,6 @@ if TYPE_CHECKING:
     from pipeline_testkit._s3 import S3Server
 
 _COMPARISONS: list[Comparison] = []
-#: Whether this run times anything (an item uses ``benchmark`` or ``compare``), set at collection.
-_TIMED = pytest.StashKey[bool]()
-#: Interpreted expressions instead of Java code generated and compiled (Janino) per query: on a
-#: few rows the compilation dominates, and the etl-app pipeline tests ran about 15% faster
-#: without it (153-164 s vs 183-186 s, 2 rounds each). Results are the same either way; timed
-#: runs (benchmarks) keep Spark's default, which is what users run.
-UNTIMED_RUN_CONF = {
-    "spark.sql.codegen.wholeStage": "false",
-    "spark.sql.codegen.factoryMode": "NO_CODEGEN",
-}
 _ENFORCE_ENV = "BENCH_ENFORCE"
 _MARKERS = {
     "connect": "needs a Spark Connect session (run with --spark-connect or "
@@ -108,9 +98,6 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Deselect tests needing a session kind this run lacks; skip ``no_connect`` over Connect."""
-    config.stash[_TIMED] = any(
-        {"benchmark", "compare"} & set(getattr(item, "fixturenames", ())) for item in items
-    )
     mode = spark_mode(config)
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
@@ -129,11 +116,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
-
-
-def run_specific_conf(config: pytest.Config) -> dict[str, str]:
-    """``UNTIMED_RUN_CONF`` for a run that times nothing; no setting for a benchmark run."""
-    return {} if config.stash.get(_TIMED, False) else dict(UNTIMED_RUN_CONF)
 
 
 @pytest.fixture(scope="session", name="spark_mode")
@@ -243,7 +225,6 @@ def _session_settings(
 
     mode = spark_mode(request.config)
     conf = small_conf(warehouse)
-    conf.update(run_specific_conf(request.config))
     packages: list[str] = []
     env: dict[str, str] = {}
     if mode.s3:
