@@ -32,7 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from etl_app._resources import resource_path
-from etl_app._storage import is_uri
+from etl_app._storage import is_uri, resolve
 from etl_app.errors import ConfigError
 from etl_metrics import GroupingKeyError, validate_grouping_key
 
@@ -284,15 +284,12 @@ class AppConfig:
         """The input folder as Spark reads it: a URI as configured, else the resolved path."""
         configured = self.input.dir
         if configured and is_uri(configured):
-            return configured.rstrip("/")
+            return resolve(configured)
         return str(self.input_dir())
 
     def output_location(self) -> str:
         """The data root as Spark writes it: a URI as configured, else the resolved path."""
-        configured = self.output.root
-        if is_uri(configured):
-            return configured.rstrip("/")
-        return str(self.output_root())
+        return resolve(self.output.root)
 
     def schemas_dir(self) -> Path:
         """Return the resolved schema registry folder."""
