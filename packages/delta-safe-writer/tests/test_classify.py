@@ -269,3 +269,24 @@ class TestConflictsAndMarkers:
         error = classify_merge(Py4JJavaError(wrapped))
         assert isinstance(error, ConstraintViolationError)
         assert error.values == {"n": "-5"}
+
+    def test_causes_in_a_spark_connect_server_trace_are_read(self) -> None:
+        """Over Connect the causes come in the server's stack trace, not the exception text."""
+        marker = "delta-safe-writer: SCD2 change at or before the current valid_from"
+
+        class ConnectError(FakeSparkError):
+            def getStackTrace(self) -> str:  # noqa: N802 - PySpark's name
+                return (
+                    "org.apache.spark.SparkException\n\tat org.X(X.scala:843)\n"
+                    "Caused by: org.apache.spark.SparkRuntimeException: [USER_RAISED_EXCEPTION] "
+                    f"{marker} SQLSTATE: P0001\n\tat org.Y(Y.scala:1)"
+                )
+
+        wrapped = ConnectError(
+            "[TASK_WRITE_FAILED] Task failed while writing rows to file:/t. SQLSTATE: 58030",
+            "TASK_WRITE_FAILED",
+            sql_state="58030",
+        )
+
+        assert user_raised(wrapped, marker)
+        assert not user_raised(wrapped, "delta-safe-writer: another marker")

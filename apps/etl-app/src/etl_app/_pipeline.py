@@ -344,14 +344,10 @@ class Pipeline:
         configured = getattr(self.config.input, spec.name, None)
         return configured if isinstance(configured, type(spec.input)) else spec.input
 
-    def _input_location(self) -> str:
-        """The input folder as a URI or absolute path (relative to the config file's folder)."""
-        return self.config.input_location()
-
     def _bronze(self) -> None:
         # Every source's files are listed before anything is ingested: a listing failure
         # stops the stage before it writes (or saves) anything.
-        input_dir = self._input_location()
+        input_dir = self.config.input_location()
         listed = [(spec, self._input(spec)) for spec in self.specs]
         files = {spec.name: self._list_input(input_dir, spec, s) for spec, s in listed}
         todo = [(spec, settings, file) for spec, settings in listed for file in files[spec.name]]

@@ -145,13 +145,26 @@ def describe(exc: BaseException) -> Failure:
     return Failure(condition=found, sql_state=state, parameters={}, message=text, exception=exc)
 
 
-def _jvm_causes(exc: BaseException) -> Iterator[Failure]:
-    """The ``Caused by:`` exceptions in a ``Py4JJavaError``'s JVM stack trace text.
+def _jvm_trace(exc: BaseException) -> str | None:
+    """The JVM stack trace text of ``exc``, where its causes are listed, if it has one.
+
+    A ``Py4JJavaError`` (classic) holds it in its text; a Spark Connect exception gets it
+    from the server (``getStackTrace``: every cause's class and message, with the frames
+    when the server sends them).
+    """
+    if type(exc).__name__ == "Py4JJavaError":
+        return str(exc)
+    trace = _call(exc, "getStackTrace")
+    return trace if isinstance(trace, str) else None
+
+
+def _jvm_causes(trace: str, exc: BaseException) -> Iterator[Failure]:
+    """The ``Caused by:`` exceptions in a JVM stack trace text.
 
     A failure inside a write task reaches the driver wrapped (``TASK_WRITE_FAILED``); the
     JVM exception's own cause chain is only in the text.
     """
-    for match in _CAUSED_BY.finditer(str(exc)):
+    for match in _CAUSED_BY.finditer(trace):
         text = match.group("message")
         tag = _TAG.search(text.split("\n", 1)[0])
         condition = tag.group(1) if tag else None
@@ -168,7 +181,8 @@ def _jvm_causes(exc: BaseException) -> Iterator[Failure]:
 def chain(exc: BaseException) -> Iterator[Failure]:
     """``exc`` and every exception it was raised from or while handling, outermost first.
 
-    For a ``Py4JJavaError`` the JVM causes listed in its text follow it.
+    The JVM causes listed in an exception's JVM stack trace (a ``Py4JJavaError``'s text, a
+    Spark Connect exception's server stack trace) follow it.
     """
     seen: set[int] = set()
     pending: list[BaseException | None] = [exc]
@@ -178,8 +192,9 @@ def chain(exc: BaseException) -> Iterator[Failure]:
             continue
         seen.add(id(current))
         yield describe(current)
-        if type(current).__name__ == "Py4JJavaError":
-            yield from _jvm_causes(current)
+        trace = _jvm_trace(current)
+        if trace is not None:
+            yield from _jvm_causes(trace, current)
         pending.extend([current.__cause__, current.__context__])
 
 

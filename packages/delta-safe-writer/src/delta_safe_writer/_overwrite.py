@@ -83,10 +83,19 @@ def plan_overwrite(
     )
 
 
+def _analyse(df: DataFrame, predicate: str) -> None:
+    """Resolve ``predicate`` against ``df``'s columns, raising Spark's error if it cannot.
+
+    A projection of the predicate, not a filter: a Spark Connect client hands a filter its
+    parent's cached schema, so a filter's schema would pass without the server seeing it.
+    """
+    _ = df.select(sf.expr(predicate).alias("replace_where")).schema
+
+
 def _resolves(df: DataFrame, predicate: str) -> bool:
     """Whether ``predicate`` resolves against ``df``'s columns (an analysis, no job)."""
     try:
-        _ = df.filter(sf.expr(predicate)).schema
+        _analyse(df, predicate)
     except Exception as exc:
         if any(
             (f.condition or "").startswith("UNRESOLVED_COLUMN") or f.sql_state == "42703"
@@ -141,7 +150,7 @@ def plan_overwrite_partitions(
         # Names a column the DataFrame lacks: fine when the table has it (Delta computes
         # or fills it while writing); otherwise this analysis raises the unresolved column.
         frame = call.table.frame() if exists else data
-        _ = frame.filter(sf.expr(replace_where)).schema
+        _analyse(frame, replace_where)
     if df.isEmpty():
         if not allow_empty:
             return call.skipped(
