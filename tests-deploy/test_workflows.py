@@ -252,10 +252,10 @@ class TestScheduledAndSecurity:
         assert re.search(r"^\s*nox -s image\b", script, re.M)
 
     def test_nightly_runs_what_ci_leaves_out(self) -> None:
-        """The crash suite and every README's quick start (not in CI's budget) run nightly."""
+        """Crash suite, Spark Connect suites, README quick starts (beyond CI's budget): nightly."""
         workflow = _workflow("nightly")
         commands = [s.get("run", "") for job in workflow["jobs"] for s in _steps(workflow, job)]
-        for session in ("faults", "readme"):
+        for session in ("faults", "readme", "connect"):
             assert any(re.search(rf"\bnox -s {session}$", c.strip()) for c in commands), session
 
     def test_ci_script_runs_the_readme_test_command(self) -> None:

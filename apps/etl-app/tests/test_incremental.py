@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
@@ -98,7 +97,17 @@ def table(spark: SparkSession, root: Path, name: str) -> DataFrame:
 
 def last_operation(spark: SparkSession, path: Path) -> str:
     """The operation of a table's newest commit."""
-    return str(DeltaTable.forPath(spark, str(path)).history(1).collect()[0]["operation"])
+    return str(history(spark, path)[0]["operation"])
+
+
+def history(spark: SparkSession, path: Path | str) -> list[Any]:
+    """A Delta table's commits, newest first (SQL: works over Spark Connect too)."""
+    return spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
+
+
+def detail(spark: SparkSession, path: Path | str) -> Any:
+    """A Delta table's DESCRIBE DETAIL row (SQL: works over Spark Connect too)."""
+    return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]
 
 
 @dataclass
@@ -130,8 +139,7 @@ class TestIncrementalGold:
     ) -> None:
         """Silver orders are partitioned by order date; both silver tables record changes."""
         for name, partitions in (("orders", ["order_date"]), ("customers", [])):
-            detail = DeltaTable.forPath(spark, str(lake.root / "silver" / name)).detail()
-            row = detail.collect()[0]
+            row = detail(spark, lake.root / "silver" / name)
             assert list(row["partitionColumns"]) == partitions
             assert row["properties"]["delta.enableChangeDataFeed"] == "true"
 
@@ -348,17 +356,16 @@ class TestLostRows:
         shutil.copy(resource_path("sample") / "orders_0002.json", tmp_path / "input")
         run_pipeline(config, spark=spark, stages="bronze")
         ledger = Ledger.load(spark, str(out)).location
-        before_silver = DeltaTable.forPath(spark, ledger).history(1).collect()[0]["version"]
+        before_silver = history(spark, ledger)[0]["version"]
         first = run_pipeline(config, spark=spark, stages="silver")
-        orders_version = DeltaTable.forPath(spark, str(out / "silver/orders")).history(1)
-        version = orders_version.collect()[0]["version"]
+        version = history(spark, out / "silver/orders")[0]["version"]
         # The ledger update of that run was lost.
         spark.sql(f"RESTORE TABLE delta.`{ledger}` TO VERSION AS OF {before_silver}")
 
         again = run_pipeline(config, spark=spark, stages="silver")
 
-        history = DeltaTable.forPath(spark, str(out / "silver/orders")).history(1).collect()
-        assert history[0]["version"] == version  # nothing written twice
+        # Nothing written twice.
+        assert history(spark, out / "silver/orders")[0]["version"] == version
         (step,) = [s for s in again.steps if s.table == "silver.orders"]
         assert step.skipped is not None
         for report in (first, again):
@@ -541,8 +548,7 @@ class TestMigration:
 
         assert report.status == "success"
         assert report.gold_dates == ["2024-01-02", "2024-01-03"]
-        orders = DeltaTable.forPath(spark, str(root / "silver" / "orders"))
-        assert list(orders.detail().collect()[0]["partitionColumns"]) == ["order_date"]
+        assert list(detail(spark, root / "silver" / "orders")["partitionColumns"]) == ["order_date"]
         assert rows(table(spark, root, "silver/orders"), "order_id", "status") == [
             (1001, "completed"),
             (1002, "completed"),
