@@ -143,6 +143,25 @@ class TestOverwritePartitions:
         )
         assert result.version == 0
 
+    @pytest.mark.parametrize("predicate", ["id + 1", "day"])
+    def test_predicate_that_is_not_a_condition_is_refused(
+        self,
+        spark: SparkSession,
+        writer: SafeDeltaWriter,
+        table_path: str,
+        table_versions,
+        predicate: str,
+    ) -> None:
+        """A replace_where that is not a boolean is refused by name; nothing is committed."""
+        writer.append(spark.createDataFrame(START, SCHEMA), table_path)
+
+        with pytest.raises(UnsafeWriteError, match="is not a boolean condition") as info:
+            writer.overwrite_partitions(
+                spark.createDataFrame([("d1", 10)], SCHEMA), table_path, predicate
+            )
+        assert info.value.predicate == predicate
+        assert table_versions(table_path) == [0]
+
     @pytest.mark.parametrize("predicate", ["", "   "])
     def test_blank_predicate_is_unscoped(
         self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, predicate: str

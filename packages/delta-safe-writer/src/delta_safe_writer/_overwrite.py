@@ -83,19 +83,34 @@ def plan_overwrite(
     )
 
 
-def _analyse(df: DataFrame, predicate: str) -> None:
+def _analyse(df: DataFrame, predicate: str, table: str) -> None:
     """Resolve ``predicate`` against ``df``'s columns, raising Spark's error if it cannot.
 
-    A projection of the predicate, not a filter: a Spark Connect client hands a filter its
-    parent's cached schema, so a filter's schema would pass without the server seeing it.
+    The filter is read through a projection: a Spark Connect client hands a bare filter its
+    parent's cached schema, so the filter's own schema would pass without the server
+    analysing it.
+
+    Raises:
+        UnsafeWriteError: The predicate is not a boolean condition.
     """
-    _ = df.select(sf.expr(predicate).alias("replace_where")).schema
+    try:
+        _ = df.filter(sf.expr(predicate)).select(sf.lit(1).alias("replace_where")).schema
+    except Exception as exc:
+        if any((f.condition or "").endswith("FILTER_NOT_BOOLEAN") for f in chain(exc)):
+            raise UnsafeWriteError(
+                f"Refused overwrite_partitions of table {table}: replace_where={predicate!r} "
+                f"is not a boolean condition. Give the rows to replace as a condition, for "
+                f"example \"d = '2024-01-02'\". Nothing was committed.",
+                table=table,
+                predicate=predicate,
+            ) from exc
+        raise
 
 
-def _resolves(df: DataFrame, predicate: str) -> bool:
+def _resolves(df: DataFrame, predicate: str, table: str) -> bool:
     """Whether ``predicate`` resolves against ``df``'s columns (an analysis, no job)."""
     try:
-        _analyse(df, predicate)
+        _analyse(df, predicate, table)
     except Exception as exc:
         if any(
             (f.condition or "").startswith("UNRESOLVED_COLUMN") or f.sql_state == "42703"
@@ -145,12 +160,12 @@ def plan_overwrite_partitions(
         if partition_by:
             check_partitioning(call, partition_by)
     data = cast_columns(df, check.casts)
-    guard_in_job = _resolves(data, replace_where)
+    guard_in_job = _resolves(data, replace_where, target)
     if not guard_in_job:
         # Names a column the DataFrame lacks: fine when the table has it (Delta computes
         # or fills it while writing); otherwise this analysis raises the unresolved column.
         frame = call.table.frame() if exists else data
-        _analyse(frame, replace_where)
+        _analyse(frame, replace_where, target)
     if df.isEmpty():
         if not allow_empty:
             return call.skipped(
