@@ -44,12 +44,13 @@ class TestS3Server:
         try:
             assert s3.endpoint.startswith("http://127.0.0.1:")
             assert s3.url("/run-1/", "table") == "s3a://lake/run-1/table"
-            request = urllib.request.Request(
-                f"{s3.endpoint}/lake/run-1/table/part-0.parquet", data=b"x", method="PUT"
-            )
-            urllib.request.urlopen(request, timeout=30).close()
+            s3.put("/run-1/table/part-0.parquet", b"id,name\n1,a\n")
             s3.create_bucket("other")
             assert s3.keys("run-1/") == ["run-1/table/part-0.parquet"]
+            # The whole body is stored (a form-typed PUT stores an empty object).
+            query = f"{s3.endpoint}/lake?list-type=2&prefix=run-1/"
+            with urllib.request.urlopen(query, timeout=30) as listing:
+                assert "<Size>12</Size>" in listing.read().decode()
             assert s3.keys("none/") == []
             conf = s3.spark_conf()
             assert conf["spark.hadoop.fs.s3a.endpoint"] == s3.endpoint

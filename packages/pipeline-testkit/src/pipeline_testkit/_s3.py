@@ -68,6 +68,18 @@ class S3Server:
         with urllib.request.urlopen(request, timeout=30) as response:
             response.read()
 
+    def put(self, key: str, body: bytes) -> None:
+        """Store ``body`` as object ``key`` of the bucket (a PutObject call), e.g. an input file."""
+        from urllib.parse import quote
+
+        url = f"{self.endpoint}/{self.bucket}/{quote(key.lstrip('/'))}"
+        # An explicit type: urllib's default for a body (a form) makes the server parse it
+        # as form fields and store an empty object.
+        headers = {"Content-Type": "application/octet-stream"}
+        request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+
     def keys(self, prefix: str = "") -> list[str]:
         """Return the object keys in the bucket under ``prefix`` (a ListObjectsV2 call)."""
         import re
