@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from delta_safe_writer import StorageUnavailableError
-from delta_safe_writer._storage import endpoint_for, storage_error
+from delta_safe_writer import StorageUnavailableError, storage_error
+from delta_safe_writer._storage import endpoint_for
 
 SECRET = "s3cr3t-value-never-shown"
 

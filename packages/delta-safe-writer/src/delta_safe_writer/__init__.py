@@ -9,6 +9,7 @@ through delta-spark's ``DeltaTable`` API or, on Spark Connect, Spark SQL.
 from importlib.metadata import version
 
 from delta_safe_writer._result import Hook, WriteContext, WriteResult
+from delta_safe_writer._storage import storage_error
 from delta_safe_writer._writer import SafeDeltaWriter
 from delta_safe_writer.errors import (
     ConcurrentWriteError,
@@ -49,4 +50,5 @@ __all__ = [
     "WriteContext",
     "WriteResult",
     "__version__",
+    "storage_error",
 ]

@@ -89,11 +89,19 @@ def storage_error(
 ) -> StorageUnavailableError | None:
     """The typed error when ``exc`` is a storage client failure, else None.
 
+    The writer raises it for its own operations. Callers classify their own reads and
+    writes of the same locations with it (for example listing input files on ``s3a://``).
+
     Args:
-        exc: What the Delta action or a read of the table raised.
+        exc: What the Delta action or a read of the table (or location) raised.
         spark: The session (its settings give the endpoint and the secrets to hide).
-        operation: The writer operation, for the message.
-        table: The target table, as the caller gave it.
+        operation: The operation that failed, for the message.
+        table: The table path or location, as the caller gave it (its scheme and bucket
+            pick the endpoint).
+
+    Returns:
+        A :class:`StorageUnavailableError` naming the endpoint and the client's reason
+        (credentials removed), or None when ``exc`` is not a storage failure.
     """
     for failure in chain(exc):
         text = f"{failure.message}\n{failure.exception}"
