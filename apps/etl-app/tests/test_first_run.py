@@ -95,6 +95,54 @@ class TestObjectStoreLocations:
         # The Spark log and the saved trace go to the local temp folder instead.
         assert list((tmp_path / "tmp" / "etl-app" / "logs").glob("error-*.log"))
 
+    def test_an_unreachable_store_exits_3_naming_the_endpoint_never_the_secret(
+        self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Spark's connection failure on the input listing: exit 3, endpoint named, no secret."""
+        import tempfile
+
+        import etl_app._pipeline as pipeline_module
+
+        secret = "wJalrXUtnFEMI-not-a-real-key"
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+        failure = type("Py4JJavaError", (Exception,), {"__module__": "py4j.protocol"})
+
+        class Session:
+            class conf:  # noqa: N801 - stands in for the session's conf attribute
+                @staticmethod
+                def get(key: str, default: str | None = None) -> str | None:
+                    known = {"spark.hadoop.fs.s3a.endpoint": "http://store.internal:9000"}
+                    return known.get(key, default)
+
+            stopped = False
+
+            def stop(self) -> None:
+                Session.stopped = True
+
+        class Pipeline:
+            def __init__(self, *args: object, **kwargs: object) -> None:
+                self.report = type("Report", (), {"report_path": ""})()
+
+            def run(self, cmd: str) -> None:
+                raise failure(
+                    "An error occurred while listing s3a://lake/landing\n"
+                    "Caused by: org.apache.hadoop.fs.s3a.AWSClientIOException: "
+                    f"Unable to execute HTTP request (key {secret}): "
+                    "Connect to store.internal:9000 failed: Connection refused"
+                )
+
+        monkeypatch.setattr(cli, "build_spark_session", lambda config: Session())
+        monkeypatch.setattr(pipeline_module, "Pipeline", Pipeline)
+        code = cli.main(["run", "--input", "s3a://lake/landing", "--output", "s3a://lake/tables"])
+        err = capsys.readouterr().err
+        assert code == 3
+        assert "storage endpoint http://store.internal:9000 could not be reached" in err
+        assert "Connection refused" in err
+        assert secret not in err
+        assert Session.stopped
+
     def test_missing_file_uri_input_is_reported_before_spark(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:

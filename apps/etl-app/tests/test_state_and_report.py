@@ -454,3 +454,44 @@ class TestPipelineSetup:
         pipeline = Pipeline(config, object(), specs=(ORDERS,))  # type: ignore[arg-type]
         with pytest.raises(InputError, match="gold needs a source named 'customers'"):
             pipeline._spec("customers")
+
+
+class TestReportOfAFailedRun:
+    def test_a_report_that_cannot_be_written_does_not_hide_the_runs_error(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The run's own error reaches the caller when the report fails too (same dead store)."""
+        from etl_app import Pipeline, load_config
+
+        pipeline = Pipeline(load_config(), object(), specs=(ORDERS,))  # type: ignore[arg-type]
+
+        def stage(name: str, body: object) -> None:
+            raise RuntimeError(f"{name} broke")
+
+        def report() -> None:
+            raise OSError("report store down")
+
+        monkeypatch.setattr(pipeline, "_stage", stage)
+        monkeypatch.setattr(pipeline, "_write_report", report)
+        monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+        with pytest.raises(RuntimeError, match="bronze broke"):
+            pipeline.run("bronze")
+        assert pipeline.report.status == "failed"
+
+    def test_a_successful_run_whose_report_fails_raises_the_reports_error(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Data committed but no report: the caller must hear of it."""
+        from etl_app import Pipeline, load_config
+
+        pipeline = Pipeline(load_config(), object(), specs=(ORDERS,))  # type: ignore[arg-type]
+
+        def report() -> None:
+            raise OSError("report store down")
+
+        monkeypatch.setattr(pipeline, "_stage", lambda name, body: None)
+        monkeypatch.setattr(pipeline, "_record_table_metrics", lambda: None)
+        monkeypatch.setattr(pipeline, "_write_report", report)
+        monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+        with pytest.raises(OSError, match="report store down"):
+            pipeline.run("bronze")

@@ -271,3 +271,96 @@ class TestCreationRace:
         history = spark.sql(f"DESCRIBE HISTORY delta.`{location}`").collect()
         assert [h["operation"] for h in history] == ["WRITE"]
         assert [b.batch_id for b in Ledger.load(spark, str(tmp_path)).sources["orders"]] == [1]
+
+
+class _Conf:
+    def __init__(self, values: dict[str, str]) -> None:
+        self.values = values
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.values.get(key, default)
+
+
+class _Session:
+    """The part of a session storage classification reads: its settings."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.conf = _Conf(values)
+
+
+def _spark_failure(text: str) -> Exception:
+    """An exception of the kind Spark raises (its class lives in a pyspark module)."""
+    kind = type("SparkException", (Exception,), {"__module__": "pyspark.errors.exceptions"})
+    return kind(text)
+
+
+class TestStorageFailure:
+    SESSION = _Session(
+        {
+            "spark.hadoop.fs.s3a.endpoint": "http://lake-store:9000",
+            "spark.hadoop.fs.s3a.bucket.raw.endpoint": "http://raw-store:9000",
+        }
+    )
+
+    def test_an_unreachable_store_names_the_endpoint_of_the_failing_location(self) -> None:
+        """The bucket the failure names picks the endpoint; exit code 3 like Spark unavailable."""
+        from etl_app.errors import StorageUnavailableError
+
+        exc = _spark_failure(
+            "Py4JJavaError: listing s3a://raw/landing failed\n"
+            "Caused by: java.net.ConnectException: Connection refused"
+        )
+        locations = ["s3a://raw/landing", "s3a://lake/tables"]
+        error = _storage.storage_failure(exc, self.SESSION, locations)  # type: ignore[arg-type]
+        assert isinstance(error, StorageUnavailableError)
+        assert error.exit_code == 3
+        assert error.endpoint == "http://raw-store:9000"
+        assert "http://raw-store:9000 could not be reached" in str(error)
+        assert "Connection refused" in str(error)
+
+        unnamed = _spark_failure("java.net.UnknownHostException: lake-store")
+        error = _storage.storage_failure(unnamed, self.SESSION, locations)  # type: ignore[arg-type]
+        assert error is not None
+        assert error.endpoint == "http://lake-store:9000"
+
+    def test_the_writers_storage_error_keeps_its_endpoint(self) -> None:
+        """delta-safe-writer already classified its write: its endpoint is reported."""
+        from delta_safe_writer import StorageUnavailableError as WriterError
+
+        exc = WriterError(
+            "merge failed", table="s3a://lake/t", operation="merge",
+            endpoint="http://lake-store:9000", reason="Connection refused",
+        )  # fmt: skip
+        error = _storage.storage_failure(exc, self.SESSION, ["s3a://lake/t"])  # type: ignore[arg-type]
+        assert error is not None
+        assert error.endpoint == "http://lake-store:9000"
+
+    def test_other_failures_are_not_storage(self) -> None:
+        """A Python error's 'Connection refused' (a metrics push) or a Spark analysis error."""
+        session = self.SESSION
+        python_error = ConnectionRefusedError("[Errno 111] Connection refused")
+        assert _storage.storage_failure(python_error, session, ["s3a://lake/t"]) is None  # type: ignore[arg-type]
+        analysis = _spark_failure("[UNRESOLVED_COLUMN] amount cannot be resolved")
+        assert _storage.storage_failure(analysis, session, ["s3a://lake/t"]) is None  # type: ignore[arg-type]
+
+
+class TestRemoteHashLimit:
+    def test_a_remote_file_over_sparks_binary_file_limit_is_refused_by_name(self) -> None:
+        """Beyond what Spark reads as one value: a clear InputError before any Spark job."""
+        from etl_app.errors import InputError
+
+        session = _Session({"spark.sql.sources.binaryFile.maxLength": "1000"})
+        with pytest.raises(InputError) as info:
+            _storage.content_hash(session, "s3a://lake/in/orders.json", 1001)  # type: ignore[arg-type]
+        message = str(info.value)
+        assert "s3a://lake/in/orders.json has 1001 bytes" in message
+        assert "at most 1000 bytes" in message
+        assert "Split the file" in message
+        assert info.value.exit_code == 2
+
+    def test_without_a_setting_the_limit_is_sparks_ceiling(self) -> None:
+        """2 GiB - 1 byte, the largest Java array: a 3 GiB object is refused."""
+        from etl_app.errors import InputError
+
+        with pytest.raises(InputError, match="at most 2147483647 bytes"):
+            _storage.content_hash(_Session({}), "s3a://lake/in/big.json", 3 << 30)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from etl_app._config import AppConfig, config_to_dict, load_config
 from etl_app._observe import EXIT_METRICS_FAILED, describe_error, redact_config, redact_text
 from etl_app._preflight import preflight
 from etl_app._specs import Stage
-from etl_app._storage import local_path
+from etl_app._storage import local_path, storage_failure
 from etl_app.errors import EtlAppError
 
 if TYPE_CHECKING:
@@ -144,9 +144,14 @@ def _run(args: argparse.Namespace, config: AppConfig) -> int:
         configure_logging(fmt=config.logging.format, level=config.logging.level)
         pipeline = Pipeline(config, spark, progress=_say)
         report = pipeline.run(args.cmd)
-    except BaseException:
+    except BaseException as exc:
         if pipeline is not None and pipeline.report.report_path:
             print(f"run report: {pipeline.report.report_path}", file=sys.stderr)
+        if spark is not None and isinstance(exc, Exception):
+            locations = [config.input_location(), root]
+            unreachable = storage_failure(exc, spark, locations)
+            if unreachable is not None:
+                raise unreachable from exc
         raise
     finally:
         if owned and spark is not None:

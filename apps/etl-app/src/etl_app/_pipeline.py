@@ -299,11 +299,25 @@ class Pipeline:
             self.report.finished_at = datetime.now(UTC).isoformat()
             # The report first (the data outcome stands whatever happens to the metrics), then
             # the metrics, then the report again with the metrics outcome.
-            self._write_report()
+            self._write_report_of_run()
             self._publish_metrics()
-            self._write_report()
+            self._write_report_of_run()
             log.info("run_finished", status=self.report.status, seconds=self.report.duration_s)
         return self.report
+
+    def _write_report_of_run(self) -> None:
+        """Write the report; on a failed run a report that cannot be written is only logged.
+
+        The run's own error is what the caller needs (the report often fails for the same
+        reason, an unreachable object store), so it must not be replaced by the report's.
+        """
+        if self.report.status != "failed":
+            self._write_report()
+            return
+        try:
+            self._write_report()
+        except Exception as exc:
+            log.error("report_not_written", error=f"{type(exc).__name__}: {str(exc)[:300]}")  # noqa: TRY400
 
     def _raise_deferred(self) -> None:
         if self._deferred:
@@ -321,6 +335,7 @@ class Pipeline:
         target = _storage.join(self.root, "reports", f"run-{self.run_id}.json")
         frame = self.spark.createDataFrame([(text,)], "value STRING").coalesce(1)
         frame.write.mode("overwrite").text(target)
+        self.report.report_path = target
 
     def _stage(self, stage: str, body: Callable[[], None]) -> None:
         started = time.perf_counter()

@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from pyspark.sql import SparkSession
+
+    from etl_app.errors import StorageUnavailableError
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -132,6 +136,8 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
 
     Raises:
         FileNotFoundError: Spark read no row for ``path`` (absent, or empty without ``length``).
+        InputError: A file Spark would have to read is longer than its ``binaryFile`` source
+            accepts (``spark.sql.sources.binaryFile.maxLength``, at most 2 GiB - 1 byte).
     """
     from pyspark.sql import functions as F  # noqa: N812
 
@@ -140,6 +146,17 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
     local = _readable_here(path, length)
     if local is not None:
         return _sha256_of(local)
+    limit = _binary_file_limit(spark)
+    if length is not None and length > limit:
+        from etl_app.errors import InputError
+
+        raise InputError(
+            f"input file {path} has {length} bytes; its content hash is computed by Spark, "
+            f"which reads a file of this store as one value of at most {limit} bytes "
+            f"(spark.sql.sources.binaryFile.maxLength). Split the file into parts below "
+            f"that size at the source, or give the driver the input folder as a local or "
+            f"mounted path, where any size is hashed as a stream."
+        )
     # Spark's binaryFile source holds a file's whole content as one value, so a file read this
     # way must fit in an executor's memory (and under 2 GB): only object-store files, or files
     # on a Spark Connect server's disk, take this path.
@@ -157,6 +174,22 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
     if len(row) != 1:
         raise FileNotFoundError(path)
     return str(row[0]["sha256"])
+
+
+#: Spark's own ceiling for one ``binaryFile`` value (a Java array).
+_BINARY_FILE_MAX = 2_147_483_647
+
+
+def _binary_file_limit(spark: SparkSession) -> int:
+    """The longest file Spark's ``binaryFile`` source reads in this session."""
+    try:
+        configured = spark.conf.get("spark.sql.sources.binaryFile.maxLength", None)
+    except Exception:  # a Connect server that does not answer: Spark's ceiling
+        configured = None
+    try:
+        return min(int(configured), _BINARY_FILE_MAX) if configured else _BINARY_FILE_MAX
+    except ValueError:
+        return _BINARY_FILE_MAX
 
 
 def _readable_here(path: str, length: int | None) -> Path | None:
@@ -183,3 +216,41 @@ def _sha256_of(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def storage_failure(
+    exc: BaseException, spark: SparkSession, locations: Sequence[str]
+) -> StorageUnavailableError | None:
+    """The app's error when ``exc`` is an object store that could not be reached, else None.
+
+    delta-safe-writer classifies its own writes; the app's reads (the input listing, the
+    ledger, the report) fail with Spark's exceptions, classified the same way. The endpoint is
+    the one configured for the first of ``locations`` the failure names (input, output root),
+    else for the last one. Other exceptions (the app's own, a Python error) give None.
+
+    Args:
+        exc: What the run raised.
+        spark: The run's session (its settings name the endpoint and the secrets to hide).
+        locations: The run's input and output locations.
+    """
+    from delta_safe_writer import StorageUnavailableError as WriterStorageError
+    from delta_safe_writer import storage_error
+    from etl_app.errors import StorageUnavailableError
+
+    found = exc if isinstance(exc, WriterStorageError) else None
+    # Only Spark's own failures are read: a Python error's text ("Connection refused" from a
+    # metrics push, say) says nothing about the lake's storage.
+    if found is None and type(exc).__module__.split(".")[0] in {"pyspark", "py4j"}:
+        named = [location for location in locations if location in str(exc)]
+        location = named[0] if named else locations[-1]
+        found = storage_error(exc, spark=spark, operation="etl-app run", table=location)
+    if found is None:
+        return None
+    return StorageUnavailableError(
+        f"the lake's storage endpoint {found.endpoint} could not be reached or refused the "
+        f"request ({found.reason}). The step that failed committed nothing and the ledger "
+        f"records only committed batches: fix the endpoint, the network path or the "
+        f"credentials (for s3a: spark.conf fs.s3a.endpoint, AWS_ACCESS_KEY_ID / "
+        f"AWS_SECRET_ACCESS_KEY in the environment), then run again.",
+        endpoint=found.endpoint,
+    )

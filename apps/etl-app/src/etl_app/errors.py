@@ -38,6 +38,24 @@ class SparkUnavailableError(EtlAppError):
     exit_code = 3
 
 
+class StorageUnavailableError(EtlAppError):
+    """The input or output storage (an object store) could not be reached or refused access.
+
+    Like :class:`SparkUnavailableError` a problem of the environment (exit code 3): the step
+    that failed committed nothing (Delta commits last, the ledger after the data), so the same
+    run completes once the endpoint, the network path or the credentials are fixed.
+
+    Attributes:
+        endpoint: The storage endpoint the session used (never a credential).
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, endpoint: str) -> None:
+        super().__init__(message)
+        self.endpoint = endpoint
+
+
 class SchemaDriftError(EtlAppError):
     """A source file drifted from its registered bronze schema under drift policy ``fail``."""
 
