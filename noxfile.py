@@ -351,13 +351,28 @@ def connect(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def cluster(session: nox.Session) -> None:
-    """Storage and cluster tests: s3a:// on a moto S3 server, then a standalone cluster."""
+    """Storage and cluster tests: s3a:// on a moto S3 server, then a standalone cluster.
+
+    Last, etl-app's pipeline on the cluster with its input and lake on the S3 server (both at
+    once), compared with a ``local[2]`` run.
+    """
     for package, (paths, s3_marks, cluster_marks) in CLUSTER_SUITES.items():
         _sync(session, package)
         session.run("pytest", *paths, "-m", s3_marks, "--spark-s3", "-rs", *session.posargs)
         session.run(
             "pytest", *paths, "-m", cluster_marks, "--spark-cluster", "-rs", *session.posargs
         )
+    _sync(session, "etl-app")
+    session.run(
+        "pytest",
+        "apps/etl-app/tests/test_object_store.py",
+        "-m",
+        "s3 and cluster",
+        "--spark-s3",
+        "--spark-cluster",
+        "-rs",
+        *session.posargs,
+    )
 
 
 @nox.session(python=PYTHON)

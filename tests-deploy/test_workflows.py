@@ -252,10 +252,10 @@ class TestScheduledAndSecurity:
         assert re.search(r"^\s*nox -s image\b", script, re.M)
 
     def test_nightly_runs_what_ci_leaves_out(self) -> None:
-        """Crash suite, Spark Connect suites, README quick starts (beyond CI's budget): nightly."""
+        """Crash, Spark Connect, S3 + cluster suites, README quick starts (beyond CI): nightly."""
         workflow = _workflow("nightly")
         commands = [s.get("run", "") for job in workflow["jobs"] for s in _steps(workflow, job)]
-        for session in ("faults", "readme", "connect"):
+        for session in ("faults", "readme", "connect", "cluster"):
             assert any(re.search(rf"\bnox -s {session}$", c.strip()) for c in commands), session
 
     def test_ci_script_runs_the_readme_test_command(self) -> None:

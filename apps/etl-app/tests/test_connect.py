@@ -8,61 +8,19 @@ local JVM) and the server's URL in its config file, its token in the environment
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from _app_runs import TABLES, checksums, named_reports, report_status, run_app
 from pyspark.sql import SparkSession
-from pyspark.sql import functions as sf
 
 from etl_app._resources import resource_path
 from pipeline_testkit import ConnectServer
 
 pytestmark = [pytest.mark.spark, pytest.mark.connect]
-
-TABLES = (
-    "bronze/customers",
-    "bronze/orders",
-    "silver/customers",
-    "silver/orders",
-    "quarantine/customers",
-    "quarantine/orders",
-    "gold/daily_revenue",
-    "gold/customer_lifetime_value",
-)
-#: Columns whose values depend on when and under which run id a row was written.
-RUN_TIME_COLUMNS = frozenset(
-    {"ingested_at", "run_id", "updated_at", "quarantined_at", "_dq_run_id", "_dq_quarantined_at"}
-)
-#: Generous: a child process starting a JVM on a loaded two-core machine.
-RUN_TIMEOUT_S = 1800
-
-
-def run_app(config: Path, env: dict[str, str]) -> str:
-    """Run ``python -m etl_app run --config <config>`` to the end; return its output."""
-    done = subprocess.run(
-        [sys.executable, "-m", "etl_app", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
-    )
-    output = done.stdout + done.stderr
-    assert done.returncode == 0, output
-    return output
-
-
-def checksums(spark: SparkSession, path: Path) -> tuple[list[str], list[str]]:
-    """Sorted SHA-256 of each row (JSON of its columns, run-time columns left out)."""
-    frame = spark.read.format("delta").load(str(path))
-    columns = sorted(c for c in frame.columns if c not in RUN_TIME_COLUMNS)
-    hashed = frame.select(sf.sha2(sf.to_json(sf.struct(*columns)), 256).alias("h"))
-    return columns, sorted(row["h"] for row in hashed.collect())
 
 
 class TestRemoteRun:
@@ -111,14 +69,9 @@ class TestRemoteRun:
             outputs.append(run_app(connect_cfg, thin_env))
 
         for output in outputs:
-            # stdout names the report; log lines (stderr) may follow it.
-            named = [
-                line.removeprefix("run report: ")
-                for line in output.splitlines()
-                if line.startswith("run report: ")
-            ]
+            named = named_reports(output)
             assert len(named) == 1, output
-            assert json.loads(Path(named[0]).read_text())["status"] == "success"
+            assert report_status(spark, named[0]) == "success"
         for table in TABLES:
             classic_cols, classic_rows = checksums(spark, tmp_path / "classic" / table)
             connect_cols, connect_rows = checksums(spark, tmp_path / "connect" / table)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _app_runs import detail, history
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F  # noqa: N812
 from pyspark.sql import types as T  # noqa: N812
@@ -98,16 +99,6 @@ def table(spark: SparkSession, root: Path, name: str) -> DataFrame:
 def last_operation(spark: SparkSession, path: Path) -> str:
     """The operation of a table's newest commit."""
     return str(history(spark, path)[0]["operation"])
-
-
-def history(spark: SparkSession, path: Path | str) -> list[Any]:
-    """A Delta table's commits, newest first (SQL: works over Spark Connect too)."""
-    return spark.sql(f"DESCRIBE HISTORY delta.`{path}`").collect()
-
-
-def detail(spark: SparkSession, path: Path | str) -> Any:
-    """A Delta table's DESCRIBE DETAIL row (SQL: works over Spark Connect too)."""
-    return spark.sql(f"DESCRIBE DETAIL delta.`{path}`").collect()[0]
 
 
 @dataclass

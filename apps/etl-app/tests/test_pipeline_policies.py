@@ -10,6 +10,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pytest
+from _app_runs import detail, history
 from pyspark.sql import SparkSession
 
 import etl_app._cli as cli
@@ -100,7 +101,7 @@ class TestDriftPolicy:
         assert in_bronze == recorded
         assert set(in_bronze) == {1, 2}
         # Batch 1 was not appended again: its only bronze commit is the first run's.
-        writes = spark.sql(f"DESCRIBE HISTORY delta.`{out / 'bronze' / 'orders'}`").collect()
+        writes = history(spark, out / "bronze" / "orders")
         landed = [w for w in writes if int((w["operationMetrics"] or {}).get("numOutputRows", 0))]
         assert len(landed) == 2
 
@@ -239,7 +240,7 @@ class TestScd2LateChanges:
         dimension = tmp_path / "out" / "silver" / "customers"
         # Refused before writing: the table's creation and batch 1's MERGE are its only
         # commits, no write + RESTORE pair.
-        commits = spark.sql(f"DESCRIBE HISTORY delta.`{dimension}`").collect()
+        commits = history(spark, dimension)
         assert [r["operation"] for r in commits] == ["MERGE", "CREATE TABLE"]
         current = spark.read.format("delta").load(str(dimension)).collect()
         rows = {(r["customer_id"], r["email"], r["is_current"]) for r in current}
@@ -283,9 +284,7 @@ class TestGoldClearing:
         gold = tmp_path / "out" / "gold" / "daily_revenue"
         first = {r["order_date"] for r in spark.read.format("delta").load(str(gold)).collect()}
         assert first == {date(2024, 1, 1), date(2024, 1, 2)}
-        assert list(
-            spark.sql(f"DESCRIBE DETAIL delta.`{gold}`").collect()[0]["partitionColumns"]
-        ) == ["order_date"]
+        assert list(detail(spark, gold)["partitionColumns"]) == ["order_date"]
         # Order 1004 was 2024-01-02's only revenue order (1005 is pending).
         cancelled = {
             "order_id": "1004",
@@ -309,7 +308,7 @@ class TestGoldClearing:
             0,
         )
         assert step.version is not None
-        last = spark.sql(f"DESCRIBE HISTORY delta.`{gold}`").collect()[0]
+        last = history(spark, gold)[0]
         assert last["operation"] == "DELETE"
         assert last["operationMetrics"]["numDeletedRows"] == "1"
 
