@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _app_runs import TABLES
 from pyspark.sql import SparkSession
 
 import etl_app._cli as cli
@@ -34,17 +35,6 @@ from etl_app._pipeline import run_pipeline
 from etl_app._resources import resource_path
 
 pytestmark = pytest.mark.spark
-
-TABLES = (
-    "bronze/customers",
-    "bronze/orders",
-    "silver/customers",
-    "silver/orders",
-    "quarantine/customers",
-    "quarantine/orders",
-    "gold/daily_revenue",
-    "gold/customer_lifetime_value",
-)
 
 
 @dataclass
