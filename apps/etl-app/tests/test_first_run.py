@@ -101,6 +101,8 @@ class TestObjectStoreLocations:
         """Spark's connection failure on the input listing: exit 3, endpoint named, no secret."""
         import tempfile
 
+        from pyspark.sql import SparkSession
+
         import etl_app._pipeline as pipeline_module
 
         secret = "wJalrXUtnFEMI-not-a-real-key"
@@ -135,6 +137,8 @@ class TestObjectStoreLocations:
 
         monkeypatch.setattr(cli, "build_spark_session", lambda config: Session())
         monkeypatch.setattr(pipeline_module, "Pipeline", Pipeline)
+        # The CLI stops only a session it started: another test's may be active here.
+        monkeypatch.setattr(SparkSession, "getActiveSession", staticmethod(lambda: None))
         code = cli.main(["run", "--input", "s3a://lake/landing", "--output", "s3a://lake/tables"])
         err = capsys.readouterr().err
         assert code == 3
