@@ -1,4 +1,5 @@
 import hashlib
+import io
 import json
 import re
 from pathlib import Path
@@ -456,6 +457,18 @@ class TestPipelineSetup:
             pipeline._spec("customers")
 
 
+def _log_lines() -> io.StringIO:
+    """Send the app's log lines to a buffer of this test's own.
+
+    An earlier CLI test may have configured them onto its captured (now closed) stderr.
+    """
+    from etl_metrics import configure_logging
+
+    lines = io.StringIO()
+    configure_logging(stream=lines, cache_logger_on_first_use=False)
+    return lines
+
+
 class TestReportOfAFailedRun:
     def test_a_report_that_cannot_be_written_does_not_hide_the_runs_error(
         self, monkeypatch: pytest.MonkeyPatch
@@ -463,6 +476,7 @@ class TestReportOfAFailedRun:
         """The run's own error reaches the caller when the report fails too (same dead store)."""
         from etl_app import Pipeline, load_config
 
+        lines = _log_lines()
         pipeline = Pipeline(load_config(), object(), specs=(ORDERS,))  # type: ignore[arg-type]
 
         def stage(name: str, body: object) -> None:
@@ -477,6 +491,8 @@ class TestReportOfAFailedRun:
         with pytest.raises(RuntimeError, match="bronze broke"):
             pipeline.run("bronze")
         assert pipeline.report.status == "failed"
+        assert "report_not_written" in lines.getvalue()
+        assert "OSError: report store down" in lines.getvalue()
 
     def test_a_successful_run_whose_report_fails_raises_the_reports_error(
         self, monkeypatch: pytest.MonkeyPatch
@@ -484,6 +500,7 @@ class TestReportOfAFailedRun:
         """Data committed but no report: the caller must hear of it."""
         from etl_app import Pipeline, load_config
 
+        _log_lines()
         pipeline = Pipeline(load_config(), object(), specs=(ORDERS,))  # type: ignore[arg-type]
 
         def report() -> None:

@@ -311,12 +311,11 @@ class Pipeline:
         The run's own error is what the caller needs (the report often fails for the same
         reason, an unreachable object store), so it must not be replaced by the report's.
         """
-        if self.report.status != "failed":
-            self._write_report()
-            return
         try:
             self._write_report()
         except Exception as exc:
+            if self.report.status != "failed":
+                raise
             log.error("report_not_written", error=f"{type(exc).__name__}: {str(exc)[:300]}")  # noqa: TRY400
 
     def _raise_deferred(self) -> None:

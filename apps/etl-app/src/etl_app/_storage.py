@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from etl_app.errors import InputError, StorageUnavailableError
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from pyspark.sql import SparkSession
-
-    from etl_app.errors import StorageUnavailableError
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -148,8 +148,6 @@ def content_hash(spark: SparkSession, path: str, length: int | None = None) -> s
         return _sha256_of(local)
     limit = _binary_file_limit(spark)
     if length is not None and length > limit:
-        from etl_app.errors import InputError
-
         raise InputError(
             f"input file {path} has {length} bytes; its content hash is computed by Spark, "
             f"which reads a file of this store as one value of at most {limit} bytes "
@@ -235,7 +233,6 @@ def storage_failure(
     """
     from delta_safe_writer import StorageUnavailableError as WriterStorageError
     from delta_safe_writer import storage_error
-    from etl_app.errors import StorageUnavailableError
 
     found = exc if isinstance(exc, WriterStorageError) else None
     # Only Spark's own failures are read: a Python error's text ("Connection refused" from a
