@@ -354,7 +354,8 @@ def cluster(session: nox.Session) -> None:
     """Storage and cluster tests: s3a:// on a moto S3 server, then a standalone cluster.
 
     Last, etl-app's pipeline on the cluster with its input and lake on the S3 server (both at
-    once), compared with a ``local[2]`` run.
+    once, a worker killed during one run), compared with a ``local[2]`` run; and a run whose
+    credentials the S3 server refuses.
     """
     for package, (paths, s3_marks, cluster_marks) in CLUSTER_SUITES.items():
         _sync(session, package)
@@ -367,7 +368,7 @@ def cluster(session: nox.Session) -> None:
         "pytest",
         "apps/etl-app/tests/test_object_store.py",
         "-m",
-        "s3 and cluster",
+        "s3",
         "--spark-s3",
         "--spark-cluster",
         "-rs",
@@ -546,10 +547,21 @@ def ci(session: nox.Session) -> None:
         summary = [line for line in lines if line.startswith("nox > *") or "passed" in line]
         session.log(f"lane {number} exited {code}:\n" + "\n".join(summary[-60:]))
         if code != 0:
-            failed.append(number)
+            failed.append((number, lines))
             print("\n".join(lines[-200:]))
+    # What failed goes last: a CI page that shows only the end of the output still shows it.
+    for number, lines in failed:
+        session.log(f"lane {number}: what failed\n" + "\n".join(_failure_excerpt(lines)))
     if failed:
-        session.error(f"lane(s) {failed} failed; full output in {CI_LANE_LOGS}")
+        numbers = [number for number, _ in failed]
+        session.error(f"lane(s) {numbers} failed; full output in {CI_LANE_LOGS}")
+
+
+def _failure_excerpt(lines: list[str], limit: int = 80) -> list[str]:
+    """The lines of a nox log that say what failed: pytest's failures, coverage, failed commands."""
+    marks = ("FAILED ", "ERROR ", "E   ", "Coverage failure", "nox > Command", "nox > * ")
+    picked = [line for line in lines if line.startswith(marks) or " failed" in line]
+    return picked[-limit:]
 
 
 def _check_lanes_cover_the_ci_tag(session: nox.Session) -> None:
