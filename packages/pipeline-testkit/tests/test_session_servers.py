@@ -12,6 +12,7 @@ import os
 import sys
 import time
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -63,6 +64,30 @@ class TestS3Server:
         finally:
             s3.stop()
         assert not _pid_alive(s3.server.pid)
+
+    def test_required_credentials_refuse_every_other_key_pair(self, tmp_path: Path) -> None:
+        """After require_credentials only the issued pair is served; the old one is refused."""
+        import botocore.exceptions
+
+        s3 = start_s3_server(tmp_path)
+        try:
+            s3.put("before/a.txt", b"kept")
+            secured = s3.require_credentials()
+            assert secured.server is s3.server
+            assert secured.env["AWS_ACCESS_KEY_ID"] != s3.env["AWS_ACCESS_KEY_ID"]
+            assert secured.env["AWS_SECRET_ACCESS_KEY"] not in repr(secured)
+            secured.put("after/b.txt", b"new")
+            assert secured.keys() == ["after/b.txt", "before/a.txt"]
+            with pytest.raises(botocore.exceptions.ClientError, match="InvalidAccessKeyId"):
+                s3.keys()
+            wrong_secret = replace(
+                secured, env={**secured.env, "AWS_SECRET_ACCESS_KEY": "not-the-secret"}
+            )
+            with pytest.raises(botocore.exceptions.ClientError, match="SignatureDoesNotMatch"):
+                wrong_secret.put("after/c.txt", b"refused")
+            assert secured.keys("after/") == ["after/b.txt"]
+        finally:
+            s3.stop()
 
     def test_without_moto_the_error_says_what_to_declare(
         self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

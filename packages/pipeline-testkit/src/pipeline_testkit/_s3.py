@@ -8,12 +8,14 @@ Spark through the environment and never written to a log or a Spark setting.
 
 from __future__ import annotations
 
+import json
 import secrets
 import sys
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from pipeline_testkit.servers import RunningServer, start_server
 
@@ -64,31 +66,67 @@ class S3Server:
 
     def create_bucket(self, name: str) -> None:
         """Create another bucket."""
-        request = urllib.request.Request(f"{self.endpoint}/{name}", method="PUT")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
+        self._client("s3").create_bucket(Bucket=name)
 
     def put(self, key: str, body: bytes) -> None:
         """Store ``body`` as object ``key`` of the bucket (a PutObject call), e.g. an input file."""
-        from urllib.parse import quote
-
-        url = f"{self.endpoint}/{self.bucket}/{quote(key.lstrip('/'))}"
-        # An explicit type: urllib's default for a body (a form) makes the server parse it
-        # as form fields and store an empty object.
-        headers = {"Content-Type": "application/octet-stream"}
-        request = urllib.request.Request(url, data=body, method="PUT", headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as response:
-            response.read()
+        self._client("s3").put_object(Bucket=self.bucket, Key=key.lstrip("/"), Body=body)
 
     def keys(self, prefix: str = "") -> list[str]:
-        """Return the object keys in the bucket under ``prefix`` (a ListObjectsV2 call)."""
-        import re
-        from urllib.parse import quote
+        """Return the object keys in the bucket under ``prefix`` (ListObjectsV2 calls)."""
+        pages = self._client("s3").get_paginator("list_objects_v2")
+        return [
+            item["Key"]
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix)
+            for item in page.get("Contents", [])
+        ]
 
-        query = f"list-type=2&max-keys=1000&prefix={quote(prefix)}"
-        with urllib.request.urlopen(f"{self.endpoint}/{self.bucket}?{query}", timeout=30) as r:
-            body = r.read().decode("utf-8")
-        return re.findall(r"<Key>([^<]+)</Key>", body)
+    def require_credentials(self) -> S3Server:
+        """Make the server refuse every request not signed with a key pair it issued.
+
+        Creates an IAM user allowed everything and an access key for it, then turns on moto's
+        request authentication for the whole server: from then on a request signed with any
+        other key pair (this server's ``env`` included) is refused with ``InvalidAccessKeyId``,
+        and a wrong secret with ``SignatureDoesNotMatch``, as AWS does.
+
+        Returns:
+            The same running server, its ``env`` holding the issued key pair.
+        """
+        iam = self._client("iam")
+        user = f"testkit-{secrets.token_hex(4)}"
+        iam.create_user(UserName=user)
+        allow_all = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+        document = json.dumps({"Version": "2012-10-17", "Statement": [allow_all]})
+        policy = iam.create_policy(PolicyName=f"{user}-all", PolicyDocument=document)
+        iam.attach_user_policy(UserName=user, PolicyArn=policy["Policy"]["Arn"])
+        issued = iam.create_access_key(UserName=user)["AccessKey"]
+        # moto's switch: authenticate every request after the next 0 (its own admin API).
+        request = urllib.request.Request(
+            f"{self.endpoint}/moto-api/reset-auth",
+            data=b"0",
+            method="POST",
+            headers={"Content-Type": "text/plain"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            response.read()
+        env = {
+            **self.env,
+            "AWS_ACCESS_KEY_ID": issued["AccessKeyId"],
+            "AWS_SECRET_ACCESS_KEY": issued["SecretAccessKey"],
+        }
+        return replace(self, env=env)
+
+    def _client(self, service: str) -> Any:
+        """A boto3 client of this server signing with ``env``'s key pair (moto brings boto3)."""
+        import boto3  # type: ignore[import-untyped]  # moto brings it, with no type stubs
+
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=self.env["AWS_REGION"],
+            aws_access_key_id=self.env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=self.env["AWS_SECRET_ACCESS_KEY"],
+        )
 
     def stop(self) -> None:
         """Stop the server process by its PID."""
