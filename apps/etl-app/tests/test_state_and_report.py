@@ -457,15 +457,20 @@ class TestPipelineSetup:
             pipeline._spec("customers")
 
 
-def _log_lines() -> io.StringIO:
-    """Send the app's log lines to a buffer of this test's own.
+def _log_lines(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """Send the pipeline's log lines to a buffer of this test's own.
 
-    An earlier CLI test may have configured them onto its captured (now closed) stderr.
+    An earlier test may have configured them onto its captured (now closed) stderr, and the
+    pipeline module's logger, once used, keeps the output it was first configured with
+    (structlog's cache_logger_on_first_use): reconfiguring alone is not enough, so the module
+    gets a fresh logger too.
     """
-    from etl_metrics import configure_logging
+    from etl_app import _pipeline
+    from etl_metrics import configure_logging, get_logger
 
     lines = io.StringIO()
     configure_logging(stream=lines, cache_logger_on_first_use=False)
+    monkeypatch.setattr(_pipeline, "log", get_logger("etl_app"))
     return lines
 
 
@@ -476,7 +481,7 @@ class TestReportOfAFailedRun:
         """The run's own error reaches the caller when the report fails too (same dead store)."""
         from etl_app import Pipeline, load_config
 
-        lines = _log_lines()
+        lines = _log_lines(monkeypatch)
         pipeline = Pipeline(load_config(), object(), specs=(ORDERS,))  # type: ignore[arg-type]
 
         def stage(name: str, body: object) -> None:
@@ -500,7 +505,7 @@ class TestReportOfAFailedRun:
         """Data committed but no report: the caller must hear of it."""
         from etl_app import Pipeline, load_config
 
-        _log_lines()
+        _log_lines(monkeypatch)
         pipeline = Pipeline(load_config(), object(), specs=(ORDERS,))  # type: ignore[arg-type]
 
         def report() -> None:
