@@ -32,26 +32,50 @@ RUN_TIME_COLUMNS = frozenset(
 RUN_TIMEOUT_S = 1800
 
 
-def run_app(
-    config: Path, env: dict[str, str], *, exit_code: int = 0, cwd: Path | None = None
-) -> str:
-    """Run ``python -m etl_app run --config <config>`` to the end; return its output.
+def start_app(
+    config: Path,
+    env: dict[str, str],
+    *,
+    cwd: Path | None = None,
+    command: tuple[str, ...] = ("run",),
+) -> subprocess.Popen[str]:
+    """Start ``python -m etl_app <command> --config <config>``; :func:`finish_app` ends it.
 
-    Fails the test unless the process exits with ``exit_code``. ``cwd`` is the child's working
-    folder (where a URI data root's local files, such as the textfile metrics, go).
+    ``cwd`` is the child's working folder (where a URI data root's local files, such as the
+    textfile metrics, go).
     """
-    done = subprocess.run(
-        [sys.executable, "-m", "etl_app", "run", "--config", str(config)],
-        capture_output=True,
+    return subprocess.Popen(
+        [sys.executable, "-m", "etl_app", *command, "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         env=env,
         cwd=cwd,
-        timeout=RUN_TIMEOUT_S,
-        check=False,
     )
-    output = done.stdout + done.stderr
-    assert done.returncode == exit_code, output
+
+
+def finish_app(process: subprocess.Popen[str], *, exit_code: int = 0) -> str:
+    """Wait for a started run; return its output. Fails the test unless it exits ``exit_code``."""
+    try:
+        stdout, stderr = process.communicate(timeout=RUN_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        stdout, stderr = process.communicate()
+    output = stdout + stderr
+    assert process.returncode == exit_code, output
     return output
+
+
+def run_app(
+    config: Path,
+    env: dict[str, str],
+    *,
+    exit_code: int = 0,
+    cwd: Path | None = None,
+    command: tuple[str, ...] = ("run",),
+) -> str:
+    """Run the command line to the end (:func:`start_app`, :func:`finish_app`); its output."""
+    return finish_app(start_app(config, env, cwd=cwd, command=command), exit_code=exit_code)
 
 
 def named_reports(output: str) -> list[str]:

@@ -11,23 +11,27 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 from _app_runs import (
+    RUN_TIMEOUT_S,
     TABLES,
     checksums,
     differing_columns,
+    finish_app,
     named_reports,
     report_status,
     run_app,
+    start_app,
 )
 from pyspark.sql import SparkSession
 
 from etl_app._resources import resource_path
-from pipeline_testkit import S3Server, StandaloneCluster, free_port
+from pipeline_testkit import S3Server, StandaloneCluster, free_port, start_s3_server
 
-pytestmark = [pytest.mark.spark, pytest.mark.s3, pytest.mark.cluster]
+pytestmark = [pytest.mark.spark, pytest.mark.s3]
 
 BATCHES = (
     ("customers_0001.csv", "orders_0001.json"),
@@ -57,8 +61,39 @@ def cluster_config(
     return path
 
 
+def run_killing_a_worker(
+    s3: S3Server, cluster: StandaloneCluster, config: Path, env: dict[str, str], run: str
+) -> str:
+    """Run the pipeline on ``cluster``; once it has written to the lake, kill worker 2.
+
+    The worker dies by SIGKILL while the driver runs and while it hosts one of the run's two
+    executors (whose tasks, and shuffle files, go with it): Spark must run them again on the
+    other worker, and the run must end as if nothing happened.
+    """
+    lake_before = set(s3.keys(f"{run}/lake/"))
+    victim = cluster.workers[1]
+    process = start_app(config, env, cwd=config.parent)
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while True:
+        assert process.poll() is None, finish_app(process)
+        assert time.monotonic() < deadline, "the run neither wrote to the lake nor ended"
+        executors = [e for e in cluster.worker_status()[1].get("executors", []) if e]
+        if executors and set(s3.keys(f"{run}/lake/")) - lake_before:
+            break
+        time.sleep(0.5)
+    victim.process.kill()
+    victim.process.wait(timeout=60)
+    output = finish_app(process)
+    assert victim.process.returncode is not None
+    return output
+
+
+@pytest.mark.cluster
 class TestClusterOnS3:
-    """Two batches, each a new driver process; a third run meets an unreachable endpoint."""
+    """Two batches, each a new driver process; a third run meets an unreachable endpoint.
+
+    The second batch's cluster run loses a worker (killed) in the middle.
+    """
 
     def test_tables_equal_a_local_run_and_an_unreachable_store_commits_nothing(
         self,
@@ -113,7 +148,10 @@ class TestClusterOnS3:
                 # Nothing written: no data file, no commit, no ledger row, no report.
                 assert sorted(s3_server.keys(f"{run}/lake/")) == lake_before
             outputs.append(run_app(local_cfg, base_env, cwd=tmp_path))
-            outputs.append(run_app(s3_cfg, s3_env, cwd=tmp_path))
+            if number == 1:
+                outputs.append(run_app(s3_cfg, s3_env, cwd=tmp_path))
+            else:
+                outputs.append(run_killing_a_worker(s3_server, spark_cluster, s3_cfg, s3_env, run))
 
         ledger_log = f"{run}/lake/_etl_state/batches/_delta_log/"
         assert any(key.startswith(ledger_log) for key in s3_server.keys(f"{run}/lake/"))
@@ -139,3 +177,53 @@ class TestClusterOnS3:
             if s3_rows != local_rows:
                 differing[table] = differing_columns(spark, local, remote, file_names_only=True)
         assert not differing, differing
+
+
+class TestRefusedCredentials:
+    """A store that refuses the run's credentials: exit 3, nothing written, the fixed rerun runs."""
+
+    def test_wrong_secret_exits_3_and_the_rerun_with_the_right_one_completes(
+        self, tmp_path: Path
+    ) -> None:
+        """A wrong secret is named as refused (endpoint, never a secret); the lake is unchanged."""
+        from delta_session import hadoop_aws_coordinate
+
+        sample = resource_path("sample")
+        # A server of its own: authentication stays on for the rest of its life.
+        s3 = start_s3_server(tmp_path / "s3").require_credentials()
+        try:
+            conf = {**s3.spark_conf(), "spark.jars.packages": hadoop_aws_coordinate()}
+            lines = "".join(f"    {key}: '{value}'\n" for key, value in conf.items())
+            config = tmp_path / "s3.yaml"
+            config.write_text(
+                f"input: {{dir: '{s3.url('landing')}'}}\noutput: {{root: '{s3.url('lake')}'}}\n"
+                "spark:\n  master: 'local[2]'\n  shuffle_partitions: 2\n  driver_memory: 1g\n"
+                f"  conf:\n{lines}"
+            )
+            base_env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            right = {**base_env, **s3.env}
+            wrong = {**right, "AWS_SECRET_ACCESS_KEY": f"wrong{s3.env['AWS_SECRET_ACCESS_KEY']}"}
+            for number, batch in enumerate(BATCHES, start=1):
+                for name in batch:
+                    s3.put(f"landing/{name}", (sample / name).read_bytes())
+                if number == 2:
+                    lake_before = sorted(s3.keys("lake/"))
+                    failed = run_app(config, wrong, exit_code=3, cwd=tmp_path)
+                    error = failed.splitlines()[-1]
+                    assert error.startswith("etl-app: error: the lake's storage endpoint"), failed
+                    assert s3.endpoint in error, failed
+                    assert "refused the request" in error, failed
+                    assert "Status Code: 403" in error, failed
+                    for secret in (wrong["AWS_SECRET_ACCESS_KEY"], right["AWS_SECRET_ACCESS_KEY"]):
+                        assert secret not in failed
+                    # No data file, no commit, no ledger row, no report.
+                    assert sorted(s3.keys("lake/")) == lake_before
+                run_app(config, right, cwd=tmp_path)
+            ledger = run_app(config, right, cwd=tmp_path, command=("batches", "list"))
+            assert ledger.startswith(f"ledger {s3.url('lake')}"), ledger
+            rows = [line for line in ledger.splitlines() if line.endswith((".csv", ".json"))]
+            files = sorted(row.split()[-1].rsplit("/", 1)[-1] for row in rows)
+            assert files == sorted(name for batch in BATCHES for name in batch), ledger
+            assert {row.split()[2] for row in rows} == {"done"}, ledger
+        finally:
+            s3.stop()
