@@ -77,8 +77,8 @@ def run_killing_a_worker(
     while True:
         assert process.poll() is None, finish_app(process)
         assert time.monotonic() < deadline, "the run neither wrote to the lake nor ended"
-        executors = [e for e in cluster.worker_status()[1].get("executors", []) if e]
-        if executors and set(s3.keys(f"{run}/lake/")) - lake_before:
+        hosts_an_executor = bool(cluster.worker_status()[1].get("executors"))
+        if hosts_an_executor and set(s3.keys(f"{run}/lake/")) - lake_before:
             break
         time.sleep(0.5)
     victim.process.kill()
