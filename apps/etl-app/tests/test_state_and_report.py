@@ -517,3 +517,98 @@ class TestReportOfAFailedRun:
         monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
         with pytest.raises(OSError, match="report store down"):
             pipeline.run("bronze")
+
+    def test_an_unreachable_store_is_reported_and_logged_by_endpoint_without_trace_or_secret(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Library callers of Pipeline.run get what the CLI prints: the typed storage error.
+
+        Spark's failure text is a whole JVM trace, and a storage client may quote a credential:
+        neither reaches the report or the ``run_failed`` line shipped to log stores.
+        """
+        from etl_app import Pipeline, load_config
+        from etl_app.errors import StorageUnavailableError
+
+        secret = "wJalrXUtnFEMI-not-a-real-secret"
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+        lines = _log_lines(monkeypatch)
+        session = _StoreSession({"spark.hadoop.fs.s3a.endpoint": "http://store.internal:9000"})
+        config = load_config().with_overrides(
+            input_dir="s3a://lake/landing", output_root="s3a://lake/tables"
+        )
+        pipeline = Pipeline(config, session, specs=(ORDERS,))  # type: ignore[arg-type]
+        failure = type("Py4JJavaError", (Exception,), {"__module__": "py4j.protocol"})
+
+        def stage(name: str, body: object) -> None:
+            raise failure(
+                "An error occurred while calling o91.save.\n"
+                ": org.apache.hadoop.fs.s3a.AWSClientIOException: getFileStatus on "
+                f"s3a://lake/tables/silver/orders: Unable to execute HTTP request (sent {secret}): "
+                "Connect to store.internal:9000 failed: Connection refused\n"
+                "\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:215)\n"
+                "\tat org.apache.hadoop.fs.s3a.Invoker.once(Invoker.java:124)\n"
+            )
+
+        monkeypatch.setattr(pipeline, "_stage", stage)
+        monkeypatch.setattr(pipeline, "_write_report", lambda: None)
+        monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+        with pytest.raises(StorageUnavailableError) as info:
+            pipeline.run("silver")
+        assert info.value.exit_code == 3
+        assert isinstance(info.value.__cause__, failure)
+        error = str(pipeline.report.error)
+        assert error.startswith(
+            "StorageUnavailableError: the lake's storage endpoint http://store.internal:9000 "
+            "could not be reached or refused the request"
+        )
+        assert "Connection refused" in error
+        logged = lines.getvalue()
+        assert "run_failed" in logged
+        assert "http://store.internal:9000" in logged
+        for text in (error, logged):
+            assert secret not in text
+            assert "S3AUtils.java" not in text
+
+    def test_a_spark_failure_is_reported_by_its_message_without_jvm_frames(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Any other Spark failure keeps its message lines and loses its stack frames."""
+        from etl_app import Pipeline, load_config
+
+        lines = _log_lines(monkeypatch)
+        session = _StoreSession({})
+        pipeline = Pipeline(load_config(), session, specs=(ORDERS,))  # type: ignore[arg-type]
+        failure = type("Py4JJavaError", (Exception,), {"__module__": "py4j.protocol"})
+
+        def stage(name: str, body: object) -> None:
+            raise failure(
+                "An error occurred while calling o77.collectToPython.\n"
+                ": org.apache.spark.SparkException: Job aborted due to stage failure: "
+                "Task 0 in stage 3.0 failed 1 times\n"
+                "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages("
+                "DAGScheduler.scala:2856)\n"
+                "\t... 42 more\n"
+            )
+
+        monkeypatch.setattr(pipeline, "_stage", stage)
+        monkeypatch.setattr(pipeline, "_write_report", lambda: None)
+        monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+        with pytest.raises(failure):
+            pipeline.run("bronze")
+        error = str(pipeline.report.error)
+        assert error.startswith("Py4JJavaError: An error occurred while calling o77")
+        assert "Job aborted due to stage failure: Task 0 in stage 3.0 failed 1 times" in error
+        assert "DAGScheduler.scala" not in error
+        assert "42 more" not in error
+        assert "DAGScheduler.scala" not in lines.getvalue()
+
+
+class _StoreSession:
+    """The part of a session a failed run's classification reads: its settings."""
+
+    def __init__(self, values: dict[str, str]) -> None:
+        self.conf = self
+        self.values = values
+
+    def get(self, key: str, default: str | None = None) -> str | None:
+        return self.values.get(key, default)

@@ -10,6 +10,7 @@ returns a :class:`MetricsOutcome` that the run report records next to the data s
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -142,9 +143,22 @@ def record_gate(metrics: EtlMetrics, job: str, table: str, gated: GateResult) ->
         )
 
 
+#: Environment variables holding the object store's credentials (read by Hadoop's S3A).
+_SECRET_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID")
+
+
 def redact_text(value: str) -> str:
-    """``value`` with the credentials of every URL in it masked."""
+    """``value`` with the credentials of every URL in it, and of the environment, masked.
+
+    A storage client's message can quote the access key it sent; the values of the
+    process's AWS credential variables never leave in a report, a log line or a trace file.
+    """
     cleaned: str = redact_secrets(value)
+    for name in _SECRET_ENV:
+        secret = os.environ.get(name)
+        # Real keys are 20 (id) and 40 (secret) characters; a short value would mask words.
+        if secret and len(secret) >= 8:
+            cleaned = cleaned.replace(secret, "***")
     return cleaned
 
 

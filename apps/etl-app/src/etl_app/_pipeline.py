@@ -290,9 +290,17 @@ class Pipeline:
                 )
             self.report.status = "success"
         except Exception as exc:
+            # An object store that could not be reached is named as such (endpoint, never a
+            # secret), and Spark's failures lose their JVM stack frames: the report and the
+            # log line are read by people and shipped to log stores.
+            storage = _storage.storage_failure(
+                exc, self.spark, [self.config.input_location(), self.root]
+            )
             self.report.status = "failed"
-            self.report.error = f"{type(exc).__name__}: {exc}"
+            self.report.error = _observe.describe_error(storage or exc)
             log.error("run_failed", error=self.report.error)  # noqa: TRY400 - one line, no trace
+            if storage is not None:
+                raise storage from exc
             raise
         finally:
             self.report.duration_s = round(time.perf_counter() - started, 3)
