@@ -537,21 +537,16 @@ class TestReportOfAFailedRun:
             input_dir="s3a://lake/landing", output_root="s3a://lake/tables"
         )
         pipeline = Pipeline(config, session, specs=(ORDERS,))  # type: ignore[arg-type]
-        failure = type("Py4JJavaError", (Exception,), {"__module__": "py4j.protocol"})
-
-        def stage(name: str, body: object) -> None:
-            raise failure(
-                "An error occurred while calling o91.save.\n"
-                ": org.apache.hadoop.fs.s3a.AWSClientIOException: getFileStatus on "
-                f"s3a://lake/tables/silver/orders: Unable to execute HTTP request (sent {secret}): "
-                "Connect to store.internal:9000 failed: Connection refused\n"
-                "\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:215)\n"
-                "\tat org.apache.hadoop.fs.s3a.Invoker.once(Invoker.java:124)\n"
-            )
-
-        monkeypatch.setattr(pipeline, "_stage", stage)
-        monkeypatch.setattr(pipeline, "_write_report", lambda: None)
-        monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+        failure = _stages_fail_with(
+            monkeypatch,
+            pipeline,
+            "An error occurred while calling o91.save.\n"
+            ": org.apache.hadoop.fs.s3a.AWSClientIOException: getFileStatus on "
+            f"s3a://lake/tables/silver/orders: Unable to execute HTTP request (sent {secret}): "
+            "Connect to store.internal:9000 failed: Connection refused\n"
+            "\tat org.apache.hadoop.fs.s3a.S3AUtils.translateException(S3AUtils.java:215)\n"
+            "\tat org.apache.hadoop.fs.s3a.Invoker.once(Invoker.java:124)\n",
+        )
         with pytest.raises(StorageUnavailableError) as info:
             pipeline.run("silver")
         assert info.value.exit_code == 3
@@ -578,21 +573,16 @@ class TestReportOfAFailedRun:
         lines = _log_lines(monkeypatch)
         session = _StoreSession({})
         pipeline = Pipeline(load_config(), session, specs=(ORDERS,))  # type: ignore[arg-type]
-        failure = type("Py4JJavaError", (Exception,), {"__module__": "py4j.protocol"})
-
-        def stage(name: str, body: object) -> None:
-            raise failure(
-                "An error occurred while calling o77.collectToPython.\n"
-                ": org.apache.spark.SparkException: Job aborted due to stage failure: "
-                "Task 0 in stage 3.0 failed 1 times\n"
-                "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages("
-                "DAGScheduler.scala:2856)\n"
-                "\t... 42 more\n"
-            )
-
-        monkeypatch.setattr(pipeline, "_stage", stage)
-        monkeypatch.setattr(pipeline, "_write_report", lambda: None)
-        monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+        failure = _stages_fail_with(
+            monkeypatch,
+            pipeline,
+            "An error occurred while calling o77.collectToPython.\n"
+            ": org.apache.spark.SparkException: Job aborted due to stage failure: "
+            "Task 0 in stage 3.0 failed 1 times\n"
+            "\tat org.apache.spark.scheduler.DAGScheduler.failJobAndIndependentStages("
+            "DAGScheduler.scala:2856)\n"
+            "\t... 42 more\n",
+        )
         with pytest.raises(failure):
             pipeline.run("bronze")
         error = str(pipeline.report.error)
@@ -601,6 +591,24 @@ class TestReportOfAFailedRun:
         assert "DAGScheduler.scala" not in error
         assert "42 more" not in error
         assert "DAGScheduler.scala" not in lines.getvalue()
+
+
+def _stages_fail_with(
+    monkeypatch: pytest.MonkeyPatch, pipeline: object, text: str
+) -> type[Exception]:
+    """Make every stage of ``pipeline`` raise a Py4J-like error with ``text``; return its type.
+
+    The report and the metrics are left out: the test reads the report object itself.
+    """
+    failure = type("Py4JJavaError", (Exception,), {"__module__": "py4j.protocol"})
+
+    def stage(name: str, body: object) -> None:
+        raise failure(text)
+
+    monkeypatch.setattr(pipeline, "_stage", stage)
+    monkeypatch.setattr(pipeline, "_write_report", lambda: None)
+    monkeypatch.setattr(pipeline, "_publish_metrics", lambda: None)
+    return failure
 
 
 class _StoreSession:
