@@ -488,7 +488,9 @@ class TestReportOfAFailedRun:
             raise RuntimeError(f"{name} broke")
 
         def report() -> None:
-            raise OSError("report store down")
+            raise OSError(
+                "report store down\n\tat org.apache.hadoop.fs.FileSystem.create(FileSystem.java:1)"
+            )
 
         monkeypatch.setattr(pipeline, "_stage", stage)
         monkeypatch.setattr(pipeline, "_write_report", report)
@@ -498,6 +500,7 @@ class TestReportOfAFailedRun:
         assert pipeline.report.status == "failed"
         assert "report_not_written" in lines.getvalue()
         assert "OSError: report store down" in lines.getvalue()
+        assert "FileSystem.java" not in lines.getvalue()  # the line carries no stack frames
 
     def test_a_successful_run_whose_report_fails_raises_the_reports_error(
         self, monkeypatch: pytest.MonkeyPatch

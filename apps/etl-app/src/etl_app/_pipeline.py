@@ -324,7 +324,7 @@ class Pipeline:
         except Exception as exc:
             if self.report.status != "failed":
                 raise
-            log.error("report_not_written", error=f"{type(exc).__name__}: {str(exc)[:300]}")  # noqa: TRY400
+            log.error("report_not_written", error=_observe.describe_error(exc))  # noqa: TRY400
 
     def _raise_deferred(self) -> None:
         if self._deferred:
@@ -422,7 +422,7 @@ class Pipeline:
             try:
                 self.ledger.save()
             except Exception as exc:  # the run reports the first failure, not this one
-                log.warning("ledger_save_failed", error=f"{type(exc).__name__}: {exc}")
+                log.warning("ledger_save_failed", error=_observe.describe_error(exc))
             raise
         self.ledger.save()
 
@@ -643,7 +643,7 @@ class Pipeline:
                         "silver_batch_refused",
                         table=spec.silver,
                         batch_id=batch.batch_id,
-                        error=f"{type(exc).__name__}: {exc}",
+                        error=_observe.describe_error(exc),
                         way_out=f"etl-app batches skip {spec.name} {batch.batch_id} --reason ...",
                     )
                     self.metrics.record_error(self.job, "silver", exc)
