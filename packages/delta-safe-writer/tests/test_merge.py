@@ -300,6 +300,86 @@ class TestMergeReconciliation:
         assert table_rows(table_path) == [(1, "b", 2), (1, "b", 2)]
 
 
+class TestKeysKnownUnique:
+    """A table whose newest commit is this writer's checked MERGE needs no target-key scan."""
+
+    def test_checked_merges_record_their_keys_unique(
+        self, spark: SparkSession, make_writer, table_path: str
+    ) -> None:
+        """Creation and checked merges record the keys; a merge without the check does not."""
+        writer = make_writer()
+        writer.merge(spark.createDataFrame([(1, "a", 1)], SCHEMA), table_path, ["ID"])
+        created = writer.history(table_path, 1)[0]["writer_metadata"]
+        writer.merge(spark.createDataFrame([(2, "b", 2)], SCHEMA), table_path, ["id"])
+        merged = writer.history(table_path, 1)[0]["writer_metadata"]
+        make_writer(check_target_keys=False).merge(
+            spark.createDataFrame([(3, "c", 3)], SCHEMA), table_path, ["id"]
+        )
+        unchecked = writer.history(table_path, 1)[0]["writer_metadata"]
+
+        assert created["unique_keys"] == ["id"]
+        assert merged["unique_keys"] == ["id"]
+        assert merged["operation"] == "merge"
+        assert "unique_keys" not in unchecked
+
+    def test_the_writers_own_log_is_trusted_and_reconciliation_backs_it(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """No pre-commit refusal after a checked merge; a forged commit is still rolled back.
+
+        A commit that copies the writer's metadata while adding a duplicate key makes the
+        next merge skip the table scan (the log says the keys are unique): Delta then updates
+        both rows, reconciliation sees one update too many and the merge is restored.
+        """
+        writer.merge(spark.createDataFrame([(1, "a", 1), (2, "b", 2)], SCHEMA), table_path, ["id"])
+        metadata = writer.history(table_path, 1)[0]["userMetadata"]
+        spark.createDataFrame([(1, "forged", 9)], SCHEMA).write.format("delta").mode(
+            "append"
+        ).option("userMetadata", metadata).save(table_path)
+
+        with pytest.raises(ReconciliationError, match="does not reconcile") as info:
+            writer.merge(spark.createDataFrame([(1, "x", 5)], SCHEMA), table_path, ["id"])
+
+        assert not isinstance(info.value, DuplicateKeyError)
+        assert info.value.actual["inserted+updated+deleted"] == 2
+        assert table_rows(table_path) == [(1, "a", 1), (1, "forged", 9), (2, "b", 2)]
+        assert [h["operation"] for h in writer.history(table_path, 2)] == ["RESTORE", "MERGE"]
+
+    def test_another_writers_commit_brings_the_check_back(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_path: str, table_rows
+    ) -> None:
+        """After a commit the writer did not check, a duplicated key is refused before commit."""
+        writer.merge(spark.createDataFrame([(1, "a", 1), (2, "b", 2)], SCHEMA), table_path, ["id"])
+        spark.createDataFrame([(1, "dup", 9)], SCHEMA).write.format("delta").mode("append").save(
+            table_path
+        )
+        before = len(writer.history(table_path))
+
+        with pytest.raises(DuplicateTargetKeyError):
+            writer.merge(spark.createDataFrame([(1, "x", 5)], SCHEMA), table_path, ["id"])
+
+        assert len(writer.history(table_path)) == before
+        assert table_rows(table_path) == [(1, "a", 1), (1, "dup", 9), (2, "b", 2)]
+
+    def test_a_catalog_table_reads_its_newest_commit_from_the_history(
+        self, spark: SparkSession, writer: SafeDeltaWriter, table_name: str, table_rows
+    ) -> None:
+        """By name (no local log folder to read), the history says whether the keys are known."""
+        writer.merge(spark.createDataFrame([(1, "a", 1)], SCHEMA), table_name, ["id"])
+        spark.createDataFrame([(1, "dup", 9)], SCHEMA).write.format("delta").mode(
+            "append"
+        ).saveAsTable(table_name)
+        with pytest.raises(DuplicateTargetKeyError):
+            writer.merge(spark.createDataFrame([(1, "x", 5)], SCHEMA), table_name, ["id"])
+        spark.sql(f"DELETE FROM {table_name} WHERE v = 'dup'")
+        # DELETE is not the writer's commit: the check runs (and passes) and marks the keys.
+        writer.merge(spark.createDataFrame([(1, "y", 6)], SCHEMA), table_name, ["id"])
+        writer.merge(spark.createDataFrame([(2, "b", 2)], SCHEMA), table_name, ["id"])
+
+        assert table_rows(table_name) == [(1, "y", 6), (2, "b", 2)]
+        assert writer.history(table_name, 1)[0]["writer_metadata"]["unique_keys"] == ["id"]
+
+
 keyed_rows = st.dictionaries(st.integers(0, 12), st.integers(0, 3), max_size=8)
 
 

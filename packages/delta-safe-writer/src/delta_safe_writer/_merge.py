@@ -26,11 +26,33 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
     from delta_safe_writer._result import WriteResult
+    from delta_safe_writer._table import Table
     from delta_safe_writer._writer import SafeDeltaWriter
 
 BAD_KEY_MARKER = "delta-safe-writer: NULL or duplicated merge key in the source"
 TARGET_KEY_MARKER = "delta-safe-writer: merge key held by several rows of the target"
 MULTIPLE_MATCHES = "DELTA_MULTIPLE_SOURCE_ROW_MATCHING_TARGET_ROW_IN_MERGE"
+#: User-metadata entry of a commit after which the writer knows the table's keys are unique.
+UNIQUE_KEYS = "unique_keys"
+
+
+def key_marker(keys: Sequence[str]) -> list[str]:
+    """The ``unique_keys`` value for ``keys`` (lower case, sorted: order does not matter)."""
+    return sorted(k.lower() for k in keys)
+
+
+def keys_known_unique(table: Table, keys: Sequence[str]) -> bool:
+    """Whether the table's newest commit is this writer's, made with ``keys`` known unique.
+
+    Such a commit created the table from a source checked for unique keys, or merged a
+    source checked for unique keys into a table whose keys were checked (or known) unique:
+    a MERGE on the key updates or deletes the one row of a key and inserts only keys the
+    table does not hold, so the keys stay unique until another kind of commit comes.
+    """
+    metadata = table.newest_commit_metadata()
+    return str(metadata.get("writer", "")).startswith("delta-safe-writer/") and metadata.get(
+        UNIQUE_KEYS
+    ) == key_marker(keys)
 
 
 def plan_merge(
@@ -56,7 +78,7 @@ def plan_merge(
         if profile.rows == 0:
             return call.skipped("empty input: nothing to merge, no commit made", 0)
         raise_for_bad_keys(df, keys, profile, table=target)
-        return create_plan(call, df, source_rows=profile.rows)
+        return create_plan(call, df, source_rows=profile.rows, **{UNIQUE_KEYS: key_marker(keys)})
     check_key_columns(table_schema, keys, table=target, where="target table")
     check = check_schema(
         df.schema, table_schema, table=target, allow_evolution=writer.allow_schema_evolution
@@ -83,14 +105,17 @@ def plan_merge(
 
     def action() -> None:
         guarded = source
-        if writer.check_target_keys:
+        # Read again on every attempt: a conflict retry means another commit came since.
+        if writer.check_target_keys and not keys_known_unique(call.table, keys):
             table_keys = call.table.frame()
             if scope is not None:
                 table_keys = table_keys.filter(scope.predicate())
             guarded = guard_target_keys(source, table_keys, keys, TARGET_KEY_MARKER, batch=cast)
         on = condition if scope is None else f"{condition} AND {scope.predicate('t')}"
         spec = MergeSpec(guarded, on, clauses, schema_evolution=bool(check.new_columns))
-        with call.confs():
+        # Without the target check the writer cannot vouch for the table's keys afterwards.
+        marker = {UNIQUE_KEYS: key_marker(keys)} if writer.check_target_keys else {}
+        with call.confs(**marker):
             call.table.engine.merge(call.table, spec)
 
     def expect(result: WriteResult) -> Expectation:

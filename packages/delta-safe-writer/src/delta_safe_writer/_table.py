@@ -148,6 +148,26 @@ class Table:
                 return None
             limit *= 10
 
+    def newest_commit_metadata(self) -> dict[str, Any]:
+        """The writer's JSON user metadata of the table's newest commit ({} when it has none).
+
+        Read from the newest commit file when the Delta log is a local folder (a millisecond),
+        else from the history's newest entry.
+        """
+        log_dir = self._local_log_dir()
+        if log_dir is not None:
+            try:
+                versions = [
+                    int(m.group(1)) for m in map(_COMMIT_FILE.match, os.listdir(log_dir)) if m
+                ]
+                if versions:
+                    info = read_commit_info(log_dir / f"{max(versions):020d}.json")
+                    return parse_user_metadata(info.get("userMetadata") if info else None)
+            except (OSError, ValueError):
+                pass  # A log being cleaned up or a file mid-write: the history answers instead.
+        commits = self.history(1)
+        return parse_user_metadata(commits[0].get("userMetadata")) if commits else {}
+
     def _local_log_dir(self) -> Path | None:
         if not self.is_path:
             return None

@@ -100,13 +100,16 @@ def check_columns_exist(df: DataFrame, columns: Sequence[str], target: str, argu
         )
 
 
-def create_plan(call: Call, df: DataFrame, *, source_rows: int) -> Plan:
-    """First write of a merge-like operation: create the table from the source rows."""
+def create_plan(call: Call, df: DataFrame, *, source_rows: int, **metadata: Any) -> Plan:
+    """First write of a merge-like operation: create the table from the source rows.
+
+    ``metadata`` goes into the commit's user metadata (e.g. the keys the source was checked on).
+    """
 
     def action() -> None:
         save(
             call,
-            dataframe_writer(df, "append", call, evolve=False),
+            dataframe_writer(df, "append", call, evolve=False, **metadata),
             exists=False,
             schema=df.schema,
         )

@@ -56,9 +56,11 @@ class SafeDeltaWriter:
             benchmarks). MERGE-based operations always reconcile, from the key check.
         check_target_keys: Make ``merge`` refuse, before committing, a batch whose keys the
             table already holds more than once (a semi-join of the table's key columns on
-            the batch's keys inside the MERGE job). Switch it off only for tables whose keys
-            are unique by construction: reconciliation then still catches such a MERGE, but
-            after its commit (rolled back).
+            the batch's keys inside the MERGE job). The scan is skipped when the table's
+            newest commit is this writer's merge with the check (or its creation by
+            ``merge``), which records the keys as unique. Switch it off only for tables
+            whose keys are unique by construction: reconciliation then still catches such a
+            MERGE, but after its commit (rolled back).
         engine: ``"auto"`` (default): Spark SQL on a Spark Connect session, delta-spark's
             ``DeltaTable`` API otherwise; ``"delta"`` or ``"sql"`` to choose. Both give the
             same behaviour and results; ``"sql"`` needs no Delta Connect server plugin.
@@ -290,7 +292,9 @@ class SafeDeltaWriter:
         ``check_target_keys`` (the default) the same job also refuses a batch whose keys the
         table already holds more than once, from a semi-join of the table's key columns on
         the batch's keys (it scans the table's key columns, as the MERGE's own match does,
-        but aggregates only the rows matching the batch). Only when a check fires do a
+        but aggregates only the rows matching the batch); the scan is skipped when the
+        table's newest commit is this writer's checked merge on the same keys, which leaves
+        them unique (its user metadata says so: ``unique_keys``). Only when a check fires do a
         count job and a sample job run, to name the offending keys. Afterwards inserted +
         updated + deleted must equal the commit's ``numSourceRows``. An empty source makes
         Delta commit nothing. Creating a missing table from the source checks the keys with
