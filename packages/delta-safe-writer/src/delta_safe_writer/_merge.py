@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from delta_safe_writer._checks import (
     check_key_columns,
@@ -114,7 +114,7 @@ def plan_merge(
         on = condition if scope is None else f"{condition} AND {scope.predicate('t')}"
         spec = MergeSpec(guarded, on, clauses, schema_evolution=bool(check.new_columns))
         # Without the target check the writer cannot vouch for the table's keys afterwards.
-        marker = {UNIQUE_KEYS: key_marker(keys)} if writer.check_target_keys else {}
+        marker: dict[str, Any] = {UNIQUE_KEYS: key_marker(keys)} if writer.check_target_keys else {}
         with call.confs(**marker):
             call.table.engine.merge(call.table, spec)
 
