@@ -16,7 +16,7 @@ from delta_safe_writer._checks import (
 )
 from delta_safe_writer._classify import has_condition, user_raised
 from delta_safe_writer._engine import MergeClause, MergeSpec
-from delta_safe_writer._protocol import Call, Expectation, Plan, metric
+from delta_safe_writer._protocol import WRITER_NAME, Call, Expectation, Plan, metric
 from delta_safe_writer._prune import key_range
 from delta_safe_writer._sql import quote
 from delta_safe_writer._types import cast_columns
@@ -50,7 +50,7 @@ def keys_known_unique(table: Table, keys: Sequence[str]) -> bool:
     table does not hold, so the keys stay unique until another kind of commit comes.
     """
     metadata = table.newest_commit_metadata()
-    return str(metadata.get("writer", "")).startswith("delta-safe-writer/") and metadata.get(
+    return str(metadata.get("writer", "")).startswith(f"{WRITER_NAME}/") and metadata.get(
         UNIQUE_KEYS
     ) == key_marker(keys)
 

@@ -43,7 +43,9 @@ if TYPE_CHECKING:
 
     from delta_safe_writer._writer import SafeDeltaWriter
 
-WRITER = f"delta-safe-writer/{_dist_version('delta-safe-writer')}"
+#: The ``writer`` entry of every commit's user metadata: ``delta-safe-writer/<version>``.
+WRITER_NAME = "delta-safe-writer"
+WRITER = f"{WRITER_NAME}/{_dist_version(WRITER_NAME)}"
 
 
 def metric(metrics: Mapping[str, str], name: str) -> int:

@@ -157,11 +157,9 @@ class Table:
         log_dir = self._local_log_dir()
         if log_dir is not None:
             try:
-                versions = [
-                    int(m.group(1)) for m in map(_COMMIT_FILE.match, os.listdir(log_dir)) if m
-                ]
+                versions = commit_versions(log_dir)
                 if versions:
-                    info = read_commit_info(log_dir / f"{max(versions):020d}.json")
+                    info = read_commit_info(log_dir / f"{versions[0]:020d}.json")
                     return parse_user_metadata(info.get("userMetadata") if info else None)
             except (OSError, ValueError):
                 pass  # A log being cleaned up or a file mid-write: the history answers instead.
@@ -187,10 +185,7 @@ class Table:
         if log_dir is None:
             return None
         try:
-            versions = sorted(
-                (int(m.group(1)) for m in map(_COMMIT_FILE.match, os.listdir(log_dir)) if m),
-                reverse=True,
-            )
+            versions = commit_versions(log_dir)
             for position, version in enumerate(versions[:_LOCAL_LOOKUP_FILES]):
                 info = read_commit_info(log_dir / f"{version:020d}.json")
                 if info is None:
@@ -202,6 +197,18 @@ class Table:
             # A log being cleaned up or a file mid-write: the history answers instead.
             return None
         return None
+
+
+def commit_versions(log_dir: Path) -> list[int]:
+    """The versions of the commit files in a local Delta log folder, newest first.
+
+    Raises:
+        OSError: The folder cannot be listed.
+    """
+    return sorted(
+        (int(m.group(1)) for m in map(_COMMIT_FILE.match, os.listdir(log_dir)) if m),
+        reverse=True,
+    )
 
 
 def history_timestamp(log_dir: Path, versions: list[int], info: Mapping[str, Any]) -> int:
