@@ -285,24 +285,24 @@ def image(session: nox.Session) -> None:
     )
 
 
-# Suites run in the sessions below, which start extra servers: not in the ci tag. `connect`
-# measured 2026-12-03 on the 2-core machine: about 45 minutes (etl-app 27, delta-safe-writer 13),
-# more than CI's budget has left; it runs in the nightly workflow. Each pytest process gets one
-# session of the kind asked for (pipeline-testkit's plugin: --spark-connect / --spark-s3 /
-# --spark-cluster); one pytest process per package and kind.
-CONNECT_SUITES = {
-    "pipeline-testkit": "packages/pipeline-testkit/tests",
-    "schema-registry": "packages/schema-registry/tests",
-    "dq-gates": "packages/dq-gates/tests",
-    "delta-safe-writer": "packages/delta-safe-writer/tests",
-    "etl-app": "apps/etl-app/tests",
+# Spark suites over Spark Connect, one pytest process (one local Connect server with Delta on
+# 127.0.0.1) per package, in the ci tag. etl-app's whole Spark suite over Connect took 14 minutes
+# alone on the 2-core machine (2026-12-04), 27 on a loaded one (2026-12-03): too much beside the
+# classic suites in CI's budget. So CI runs its pipeline tests over Connect (both sample batches
+# through every layer, reruns, reconciliation, the report; and the `spark.remote` run), and the
+# nightly workflow every Spark test of etl-app (CONNECT_SUITE=full). The merge and gate benchmarks run too, at BENCH_SCALE=tiny
+# (proof they run over Connect, not figures), in the same process as the package's suite.
+CONNECT_SUITES: dict[str, list[str]] = {
+    "pipeline-testkit": ["packages/pipeline-testkit/tests"],
+    "schema-registry": ["packages/schema-registry/tests"],
+    "dq-gates": ["packages/dq-gates/tests", "packages/dq-gates/benchmarks/test_bench_gate.py"],
+    "delta-safe-writer": [
+        "packages/delta-safe-writer/tests",
+        "packages/delta-safe-writer/benchmarks/test_bench_merge.py",
+    ],
+    "etl-app": ["apps/etl-app/tests/test_pipeline.py", "apps/etl-app/tests/test_connect.py"],
 }
-# Benchmarks also run over Connect, at BENCH_SCALE=tiny (proof they run, not figures), in the
-# same pytest process as the package's suite: one Connect server start per package.
-CONNECT_BENCHMARKS = {
-    "dq-gates": "packages/dq-gates/benchmarks/test_bench_gate.py",
-    "delta-safe-writer": "packages/delta-safe-writer/benchmarks/test_bench_merge.py",
-}
+CONNECT_FULL = {"etl-app": ["apps/etl-app/tests"]}
 # package -> (test paths, -m expression of the s3 run, -m expression of the cluster run).
 # Libraries mark their object-store / cluster tests ``s3`` / ``cluster``; schema-registry's
 # Spark tests are small enough to run whole (its widening check on an s3a:// table).
@@ -321,32 +321,34 @@ CLUSTER_SUITES: dict[str, tuple[list[str], str, str]] = {
 }
 
 
-@nox.session(python=PYTHON)
-def connect(session: nox.Session) -> None:
-    """Spark tests (and the merge and gate benchmarks, tiny) over Spark Connect.
+@nox.session(python=PYTHON, tags=["ci"])
+@nox.parametrize("package", list(CONNECT_SUITES), ids=list(CONNECT_SUITES))
+def connect(session: nox.Session, package: str) -> None:
+    """A package's Spark tests (and its merge or gate benchmark, tiny) over Spark Connect.
 
-    Against a local Connect server with Delta on 127.0.0.1, one per package. Ratios land in
+    Against a local Connect server with Delta on 127.0.0.1. ``CONNECT_SUITE=full`` runs every
+    Spark test of etl-app, not only its pipeline tests. Ratios land in
     ``.benchmarks/<package>-connect-ratios.json``.
     """
     out = ROOT / ".benchmarks"
     out.mkdir(exist_ok=True)
-    for package, suite in CONNECT_SUITES.items():
-        _sync(session, package)
-        bench = [CONNECT_BENCHMARKS[package]] if package in CONNECT_BENCHMARKS else []
-        session.run(
-            "pytest",
-            suite,
-            *bench,
-            "-m",
-            "spark or connect",
-            "--spark-connect",
-            "-rs",
-            *session.posargs,
-            env={
-                "BENCH_SCALE": "tiny",
-                "BENCH_RATIOS_JSON": str(out / f"{package}-connect-ratios.json"),
-            },
-        )
+    _sync(session, package)
+    paths = CONNECT_SUITES[package]
+    if os.environ.get("CONNECT_SUITE") == "full":
+        paths = CONNECT_FULL.get(package, paths)
+    session.run(
+        "pytest",
+        *paths,
+        "-m",
+        "spark or connect",
+        "--spark-connect",
+        "-rs",
+        *session.posargs,
+        env={
+            "BENCH_SCALE": "tiny",
+            "BENCH_RATIOS_JSON": str(out / f"{package}-connect-ratios.json"),
+        },
+    )
 
 
 @nox.session(python=PYTHON)
@@ -493,7 +495,9 @@ def readme(session: nox.Session, package: str) -> None:
 # two cores, and one Spark test process keeps about one core busy (driver-side Python and JVM
 # start-up dominate on tiny data), so two lanes finish in far less time than one. The lanes are
 # balanced by the session times of a clean-clone run on 2026-12-02 (minutes: etl-app tests 22,
-# delta-safe-writer tests 14, integration 5, dq-gates tests 5, the etl-app benchmarks 4, ...).
+# delta-safe-writer tests 14, integration 5, dq-gates tests 5, the etl-app benchmarks 4, ...),
+# plus the Connect sessions, timed alone on 2026-12-04 (delta-safe-writer 7.5, etl-app 5,
+# dq-gates 2.3, schema-registry 0.6, the testkit 0.4).
 # Lane 1 starts with the testkit's tests, whose Spark sessions fill the Ivy cache with the Delta
 # jars; lane 2 starts with the sessions that start no Spark (about 7 minutes), so the two lanes'
 # first Spark starts do not resolve into the same cache at the same moment.
@@ -504,6 +508,7 @@ CI_LANES: list[list[str]] = [
         "integration",
         "benchmarks(etl-app)",
         "benchmarks(dq-gates)",
+        "connect(delta-safe-writer)",
     ],
     [
         "lint",
@@ -513,6 +518,7 @@ CI_LANES: list[list[str]] = [
         "docs",
         *(f"tests({name})" for name in PACKAGES if name not in {"etl-app", "pipeline-testkit"}),
         *(f"benchmarks({name})" for name in PUBLISHED if name not in {"etl-app", "dq-gates"}),
+        *(f"connect({name})" for name in CONNECT_SUITES if name != "delta-safe-writer"),
     ],
 ]
 CI_LANE_LOGS = ROOT / ".cache" / "ci-lanes"

@@ -92,16 +92,23 @@ def test_bench_merge(
     assert comparison.baseline_median > 0
 
 
+@pytest.mark.parametrize(
+    "kept_by_writer", [False, True], ids=["raw-written-table", "writer-kept-table"]
+)
 def test_bench_merge_sql_engine(
+    *,
     spark: SparkSession,
     spark_mode: SparkMode,
     compare: Callable[..., Any],
     events: Callable[..., DataFrame],
     fresh_path: Callable[[], str],
+    kept_by_writer: bool,
 ) -> None:
     """The SQL engine's safe merge vs a raw MERGE INTO statement: <= 10% too.
 
     With ``--spark-connect`` both run over Spark Connect (the engine ``auto`` picks there).
+    Into a table raw Delta wrote (the target's keys are scanned before the commit) and into
+    one the writer created (its newest commit says the keys are unique: no scan).
     """
     target_rows = scaled(full=1_000_000, tiny=2_000)
     source_rows = scaled(full=100_000, tiny=200)
@@ -115,7 +122,10 @@ def test_bench_merge_sql_engine(
 
     def setup() -> None:
         state["path"] = fresh_path()
-        target.write.format("delta").save(state["path"])
+        if kept_by_writer:
+            writer.merge(target, state["path"], ["id"])
+        else:
+            target.write.format("delta").save(state["path"])
 
     def candidate() -> None:
         result = writer.merge(source, state["path"], ["id"])
@@ -132,8 +142,8 @@ def test_bench_merge_sql_engine(
 
     try:
         comparison = compare(
-            f"merge {source_rows} into {target_rows} (SQL engine, {spark_mode}): "
-            "safe vs raw MERGE INTO",
+            f"merge {source_rows} into {target_rows} (SQL engine, {spark_mode}"
+            f"{', table kept by the writer' if kept_by_writer else ''}): safe vs raw MERGE INTO",
             candidate,
             baseline,
             setup=setup,
