@@ -252,11 +252,15 @@ class TestScheduledAndSecurity:
         assert re.search(r"^\s*nox -s image\b", script, re.M)
 
     def test_nightly_runs_what_ci_leaves_out(self) -> None:
-        """Crash, Spark Connect, S3 + cluster suites, README quick starts (beyond CI): nightly."""
+        """Crash, S3 + cluster suites, README quick starts, all of etl-app over Connect: nightly."""
         workflow = _workflow("nightly")
-        commands = [s.get("run", "") for job in workflow["jobs"] for s in _steps(workflow, job)]
+        steps = [s for job in workflow["jobs"] for s in _steps(workflow, job)]
+        commands = [s.get("run", "") for s in steps]
         for session in ("faults", "readme", "connect", "cluster"):
             assert any(re.search(rf"\bnox -s {session}$", c.strip()) for c in commands), session
+        # CI runs etl-app's pipeline tests over Connect; the nightly run takes its whole suite.
+        connect = [s for s in steps if s.get("run", "").strip().endswith("nox -s connect")]
+        assert [s.get("env", {}).get("CONNECT_SUITE") for s in connect] == ["full"]
 
     def test_ci_script_runs_the_readme_test_command(self) -> None:
         """.ci/run runs exactly the test command README.md gives (its nox part)."""
