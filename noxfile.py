@@ -290,8 +290,9 @@ def image(session: nox.Session) -> None:
 # alone on the 2-core machine (2026-12-04), 27 on a loaded one (2026-12-03): too much beside the
 # classic suites in CI's budget. So CI runs its pipeline tests over Connect (both sample batches
 # through every layer, reruns, reconciliation, the report; and the `spark.remote` run), and the
-# nightly workflow every Spark test of etl-app (CONNECT_SUITE=full). The merge and gate benchmarks run too, at BENCH_SCALE=tiny
-# (proof they run over Connect, not figures), in the same process as the package's suite.
+# nightly workflow every Spark test of etl-app (CONNECT_SUITE=full). The merge and gate
+# benchmarks run too, at BENCH_SCALE=tiny (proof they run over Connect, not figures), in the
+# same process as the package's suite.
 CONNECT_SUITES: dict[str, list[str]] = {
     "pipeline-testkit": ["packages/pipeline-testkit/tests"],
     "schema-registry": ["packages/schema-registry/tests"],
