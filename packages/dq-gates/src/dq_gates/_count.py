@@ -113,7 +113,7 @@ def _counting_frame(plan: RunPlan, source: DataFrame, profile: ProfilePlan) -> _
             if has_sample(s) and fixed_width(plan.dtypes.get(s.column or ""))
         },
         null_flags=dict(profile.null_flags),
-        values=dict(profile.values),
+        values={**dict(profile.values), **dict(profile.set_bits)},
     )
 
 
@@ -169,13 +169,15 @@ def count(plan: RunPlan, known: Mapping[str, list[str]] | None = None) -> Counts
     from pyspark.sql import Observation
 
     gate = plan.context.gate
-    profile = ProfilePlan.of(plan.metrics, known)
+    profile = ProfilePlan.of(plan.metrics, known, keyed=plan.unique is not None)
     observed = profile.observed()
     # A fresh name per run: callers may reuse a run id, Spark matches observations by name.
     observation = Observation(f"dq_gates_{uuid.uuid4().hex}") if observed else None
     try:
         source = plan.checked
         if observation is not None:
+            inputs = profile.observed_inputs()
+            source = source.select("*", *inputs) if inputs else source
             source = source.observe(observation, *observed)
         counting = _counting_frame(plan, source, profile)
         row = _aggregate(plan, counting, profile).collect()[0].asDict()
@@ -220,7 +222,7 @@ def count(plan: RunPlan, known: Mapping[str, list[str]] | None = None) -> Counts
             f"listing the values of {m.column!r} earlier runs did not see",
             functools.partial(_new_values, plan.checked, m, profile.known[m.id]),
         )
-        for m in profile.unknown(row)
+        for m in profile.unknown(row, seen)
     }
     counts.metrics, counts.value_sets = profile.read(row, seen, counts.rows_in, new_values)
     return counts

@@ -1,17 +1,23 @@
 """Profile metrics of a batch, computed inside the gate's single pass.
 
-Row count, NULL counts, sum / mean / min / max are declarative aggregates: they join the
-counting aggregation (NULL tests ride in the check bit masks through the key window, numeric
-values as one double per profiled column). The distinct-count estimate
-(``approx_count_distinct``, HyperLogLog++) and the value set (``collect_set``) are imperative
-aggregates: inside the counting aggregation they would take Spark off its code-generated hash
-aggregate, so they are computed by an observation (``DataFrame.observe``) on the rows as the
-same job reads them, before the key window's shuffle. Either way the data is read once.
+Where a metric is computed depends on whether the counting pass goes through the key window
+of a uniqueness check (a shuffle and sort of every row by key):
 
-A value set whose values the history already knows (at most ``KNOWN_LIMIT`` of them) is
-computed declaratively instead: a presence bit per known value (``bit_or``) and a count of
-rows holding any other value, in the counting aggregation. Only when that count is not zero
-does a second job name the new values (as samples of failed checks are taken afterwards).
+- Row count and NULL counts join the counting aggregation; NULL tests ride in the check bit
+  masks through the key window.
+- Sum / mean / min / max join the counting aggregation when there is no key window. With one,
+  they are computed by an observation (``DataFrame.observe``) on the rows as the job reads
+  them, before the shuffle: carrying a double per row through the shuffle and sort cost more.
+- The distinct-count estimate (``approx_count_distinct``, HyperLogLog++) and an unknown value
+  set (``collect_set``) are imperative aggregates: inside the counting aggregation they would
+  take Spark off its code-generated hash aggregate, so the observation computes them.
+- A value set whose values the history already knows (at most ``KNOWN_LIMIT`` of them) is
+  computed declaratively: per row one bit for which known value it holds (bit 0: a value no
+  earlier run saw), a ``bit_or`` of those in the counting aggregation. Through the key window
+  the bits travel inside the check masks. Only when bit 0 is set does a second job name the new
+  values (as samples of failed checks are taken afterwards).
+
+Either way the data is read once.
 """
 
 from __future__ import annotations
@@ -134,27 +140,42 @@ class ProfilePlan:
     Attributes:
         metrics: The metrics, one per id.
         null_flags: NULL test per column whose NULL fraction is profiled (flag name, test).
-        values: Per column with numeric metrics, (value column name, the value as a double).
+        values: Per column with numeric metrics computed in the counting aggregation, (value
+            column name, the value as a double).
+        set_bits: Per value set with known values, (bits column name, the row's bit as a
+            long): bit ``j`` for the ``j``-th known value, bit 0 for another. A column of the
+            counting aggregation's input or, through a key window, of the observed frame.
+        known: Known values (sorted) per value-set metric id.
+        keyed: The counting pass goes through a key window; numeric metrics are observed.
     """
 
     metrics: list[MetricSpec]
     null_flags: list[tuple[str, Column]]
     values: list[tuple[str, Column]]
+    set_bits: list[tuple[str, Column]] = field(default_factory=list)
     known: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    keyed: bool = False
 
     @classmethod
     def of(
-        cls, metrics: list[MetricSpec], known: Mapping[str, list[str]] | None = None
+        cls,
+        metrics: list[MetricSpec],
+        known: Mapping[str, list[str]] | None = None,
+        *,
+        keyed: bool = False,
     ) -> ProfilePlan:
-        """Lay out ``metrics``: one NULL flag and one carried value per profiled column.
+        """Lay out ``metrics``: one NULL flag and one value per profiled column.
 
         Args:
             metrics: The metrics to compute.
             known: Values earlier runs saw, per value-set metric id: those sets (up to
                 ``KNOWN_LIMIT`` values) are computed in the counting aggregation.
+            keyed: The counting pass goes through a key window (a uniqueness check).
         """
         null_columns = _unique(m.column for m in metrics if m.metric is Metric.NULL_FRACTION)
-        value_columns = _unique(m.column for m in metrics if m.metric in _NUMERIC_AGG)
+        value_columns = (
+            [] if keyed else _unique(m.column for m in metrics if m.metric in _NUMERIC_AGG)
+        )
         candidates = {
             m.id: tuple(sorted(set(known[m.id])))
             for m in metrics
@@ -167,19 +188,16 @@ class ProfilePlan:
                 (f"_dq_null{i}", sf.col(f"`{c}`").isNull()) for i, c in enumerate(null_columns)
             ],
             values=[
-                *[
-                    (f"_dq_val{i}", sf.col(f"`{c}`").cast("double"))
-                    for i, c in enumerate(value_columns)
-                ],
-                # Where a known set applies, the row's value is looked up before any shuffle
-                # and only its position travels (an int, not the string).
-                *[
-                    (f"_dq_set{i}", _known_position(m.column_ref(), known_sets[m.id]))
-                    for i, m in enumerate(metrics)
-                    if m.id in known_sets
-                ],
+                (f"_dq_val{i}", sf.col(f"`{c}`").cast("double"))
+                for i, c in enumerate(value_columns)
+            ],
+            set_bits=[
+                (f"_dq_set{i}", _known_bit(m.column_ref(), known_sets[m.id]))
+                for i, m in enumerate(metrics)
+                if m.id in known_sets
             ],
             known=known_sets,
+            keyed=keyed,
         )
 
     def _flag_name(self, column: str | None) -> str:
@@ -191,58 +209,68 @@ class ProfilePlan:
         return f"_dq_val{columns.index(column)}"
 
     def aggregates(self, flags: Mapping[str, Column], values: Mapping[str, Column]) -> list[Column]:
-        """Aggregates of the declarative metrics, aliased ``m<i>`` (index in ``metrics``).
+        """Aggregates of the metrics the counting aggregation computes, aliased ``m<i>``.
 
         Args:
             flags: NULL test per flag name, as the aggregation sees it (a column or a mask bit).
-            values: Value per value name, as the aggregation sees it.
+            values: Value per value name and bits per bits name, as the aggregation sees them.
         """
         aggs = []
         for i, m in enumerate(self.metrics):
             if m.metric is Metric.NULL_FRACTION:
                 flag = flags[self._flag_name(m.column)]
                 aggs.append(sf.sum(sf.when(flag, 1).otherwise(0)).alias(f"m{i}"))
-            elif m.metric in _NUMERIC_AGG:
+            elif m.metric in _NUMERIC_AGG and not self.keyed:
                 aggs.append(
                     _NUMERIC_AGG[m.metric](values[self._value_name(m.column)]).alias(f"m{i}")
                 )
-            elif m.id in self.known:
-                position = values[f"_dq_set{i}"]
-                aggs.append(
-                    sf.bit_or(
-                        sf.when(
-                            position > 0,
-                            sf.call_function("shiftleft", sf.lit(1).cast("long"), position - 1),
-                        )
-                    ).alias(f"m{i}")
-                )
-                aggs.append(sf.sum(sf.when(position == 0, 1).otherwise(0)).alias(f"m{i}_new"))
+            elif m.id in self.known and not self.keyed:
+                aggs.append(sf.bit_or(values[f"_dq_set{i}"]).alias(f"m{i}"))
         return aggs
 
-    def unknown(self, counted: Mapping[str, Any]) -> list[MetricSpec]:
+    def _value(self, i: int, counted: Mapping[str, Any], observed: Mapping[str, Any]) -> Any:
+        """Metric ``i``'s aggregate, from the counting row or, through a key window, observed."""
+        m = self.metrics[i]
+        if m.metric in _NUMERIC_AGG or m.id in self.known:
+            return observed.get(f"o{i}") if self.keyed else counted[f"m{i}"]
+        raise AssertionError(f"{m.id} is read by its own rule")  # pragma: no cover
+
+    def unknown(self, counted: Mapping[str, Any], observed: Mapping[str, Any]) -> list[MetricSpec]:
         """Known-set metrics whose column held values no earlier run saw (a second job)."""
         return [
             m
             for i, m in enumerate(self.metrics)
-            if m.id in self.known and int(counted.get(f"m{i}_new") or 0)
+            if m.id in self.known and int(self._value(i, counted, observed) or 0) & 1
         ]
+
+    def observed_inputs(self) -> list[Column]:
+        """Columns to add to the observed frame: the known value sets' bits, when keyed."""
+        return [bits.alias(name) for name, bits in self.set_bits] if self.keyed else []
 
     def observed(self) -> list[Column]:
         """Aggregates of the observed metrics, aliased ``o<i>``."""
-        aggs = []
-        for i, m in enumerate(self.metrics):
-            if m.metric is Metric.DISTINCT_COUNT:
-                aggs.append(sf.approx_count_distinct(m.column_ref(), DISTINCT_RSD).alias(f"o{i}"))
-            elif m.metric is Metric.VALUE_SET and m.id not in self.known:
-                values = sf.collect_set(m.column_ref().cast("string"))
-                # Keep the observed row small: beyond the limit only the size matters.
-                aggs.append(
-                    sf.struct(
-                        sf.size(values).alias("n"),
-                        sf.slice(sf.array_sort(values), 1, VALUE_SET_LIMIT).alias("values"),
-                    ).alias(f"o{i}")
-                )
-        return aggs
+        aggs = [(i, self._observed(m)) for i, m in enumerate(self.metrics)]
+        return [agg.alias(f"o{i}") for i, agg in aggs if agg is not None]
+
+    def _observed(self, m: MetricSpec) -> Column | None:
+        """The observation's aggregate for ``m``; None if the counting aggregation has it."""
+        if m.metric is Metric.DISTINCT_COUNT:
+            return sf.approx_count_distinct(m.column_ref(), DISTINCT_RSD)
+        if m.metric in _NUMERIC_AGG and self.keyed:
+            return _NUMERIC_AGG[m.metric](m.column_ref().cast("double"))
+        if m.id in self.known:
+            # The bits are a column computed before the observation, in Spark's generated code:
+            # evaluated inside the observation, the lookup cost several times more.
+            name = f"_dq_set{self.metrics.index(m)}"
+            return sf.bit_or(sf.col(name)) if self.keyed else None
+        if m.metric is Metric.VALUE_SET:
+            values = sf.collect_set(m.column_ref().cast("string"))
+            # Keep the observed row small: beyond the limit only the size matters.
+            return sf.struct(
+                sf.size(values).alias("n"),
+                sf.slice(sf.array_sort(values), 1, VALUE_SET_LIMIT).alias("values"),
+            )
+        return None
 
     def read(
         self,
@@ -274,12 +302,12 @@ class ProfilePlan:
                 nulls = int(counted[f"m{i}"] or 0)
                 numbers[m.id] = nulls / rows_in if rows_in else None
             elif m.metric in _NUMERIC_AGG:
-                numbers[m.id] = _as_float(counted[f"m{i}"])
+                numbers[m.id] = _as_float(self._value(i, counted, observed))
             elif m.metric is Metric.DISTINCT_COUNT:
                 numbers[m.id] = float(observed.get(f"o{i}") or 0)
             elif m.id in self.known:
-                bits = int(counted[f"m{i}"] or 0)
-                present = [v for j, v in enumerate(self.known[m.id]) if bits >> j & 1]
+                bits = int(self._value(i, counted, observed) or 0)
+                present = [v for j, v in enumerate(self.known[m.id], 1) if bits >> j & 1]
                 extra_n, extra = (new_values or {}).get(m.id, (0, []))
                 n = len(present) + extra_n
                 sets[m.id] = sorted([*present, *extra]) if n <= VALUE_SET_LIMIT else None
@@ -292,10 +320,13 @@ class ProfilePlan:
         return numbers, sets
 
 
-def _known_position(column: Column, known: tuple[str, ...]) -> Column:
-    """1-based position of the value (as a string) among ``known``; 0: unknown; NULL: NULL."""
+def _known_bit(column: Column, known: tuple[str, ...]) -> Column:
+    """The row's bit: ``1 << j`` for the ``j``-th (1-based) of ``known``; 1: another; 0: NULL."""
     literals = sf.array(*[sf.lit(v) for v in known]) if known else sf.array().cast("array<string>")
-    return sf.array_position(literals, column.cast("string")).cast("int")
+    position = sf.array_position(literals, column.cast("string")).cast("int")
+    return sf.coalesce(
+        sf.call_function("shiftleft", sf.lit(1).cast("long"), position), sf.lit(0).cast("long")
+    )
 
 
 def _as_float(value: Any) -> float | None:
