@@ -23,6 +23,52 @@ from pipeline_testkit import SparkMode, scaled
 pytestmark = pytest.mark.spark
 
 
+class SafeMerge:
+    """The safe side of a merge benchmark: a fresh 1M-row target per call, a 100k-row batch.
+
+    Half the batch updates existing keys, half inserts new ones. The target is written by
+    raw Delta, or (``kept_by_writer``) created by the writer's own merge, whose commit says
+    the keys are unique.
+    """
+
+    def __init__(
+        self,
+        writer: SafeDeltaWriter,
+        events: Callable[..., DataFrame],
+        fresh_path: Callable[[], str],
+        *,
+        kept_by_writer: bool,
+    ) -> None:
+        self.writer = writer
+        self.fresh_path = fresh_path
+        self.kept_by_writer = kept_by_writer
+        self.target_rows = scaled(full=1_000_000, tiny=2_000)
+        self.source_rows = scaled(full=100_000, tiny=200)
+        first = self.target_rows - self.source_rows // 2
+        self.source = events(first, first + self.source_rows, version=1)
+        self.target = events(0, self.target_rows)
+        self.path = ""
+
+    @property
+    def table_label(self) -> str:
+        """What the comparison's name says about the target."""
+        return ", table kept by the writer" if self.kept_by_writer else ""
+
+    def setup(self) -> None:
+        """Untimed: a fresh target for every call, so each merge does the same work."""
+        self.path = self.fresh_path()
+        if self.kept_by_writer:
+            self.writer.merge(self.target, self.path, ["id"])
+        else:
+            self.target.write.format("delta").save(self.path)
+
+    def candidate(self) -> None:
+        """The safe merge, checked to update and insert what the batch holds."""
+        result = self.writer.merge(self.source, self.path, ["id"])
+        half = self.source_rows // 2
+        assert (result.rows_updated, result.rows_inserted) == (half, self.source_rows - half)
+
+
 @pytest.mark.no_connect("the baseline is DeltaTable.merge, which needs Delta Connect's plugin")
 @pytest.mark.parametrize(
     ("check_target_keys", "kept_by_writer"),
@@ -44,46 +90,25 @@ def test_bench_merge(
     second scan of the target's key column, costs; and, check on, into a table the writer
     created (its newest commit says the keys are unique, so the scan is not needed).
     """
-    target_rows = scaled(full=1_000_000, tiny=2_000)
-    source_rows = scaled(full=100_000, tiny=200)
-    # Half the source updates existing keys, half inserts new ones.
-    first = target_rows - source_rows // 2
-    source = events(first, first + source_rows, version=1)
-    target = events(0, target_rows)
     writer = SafeDeltaWriter(spark, app_id="bench", check_target_keys=check_target_keys)
-    state: dict[str, str] = {}
-
-    def setup() -> None:
-        # Untimed: a fresh 1M-row target for every call, so each merge does the same work.
-        state["path"] = fresh_path()
-        if kept_by_writer:
-            writer.merge(target, state["path"], ["id"])
-        else:
-            target.write.format("delta").save(state["path"])
-
-    def candidate() -> None:
-        result = writer.merge(source, state["path"], ["id"])
-        assert (result.rows_updated, result.rows_inserted) == (
-            source_rows // 2,
-            source_rows - source_rows // 2,
-        )
+    case = SafeMerge(writer, events, fresh_path, kept_by_writer=kept_by_writer)
 
     def baseline() -> None:
         (
-            DeltaTable.forPath(spark, state["path"])
+            DeltaTable.forPath(spark, case.path)
             .alias("t")
-            .merge(source.alias("s"), "t.`id` = s.`id`")
+            .merge(case.source.alias("s"), "t.`id` = s.`id`")
             .whenMatchedUpdateAll()
             .whenNotMatchedInsertAll()
             .execute()
         )
 
     comparison = compare(
-        f"merge {source_rows} into {target_rows} (check_target_keys={check_target_keys}"
-        f"{', table kept by the writer' if kept_by_writer else ''}): safe vs raw",
-        candidate,
+        f"merge {case.source_rows} into {case.target_rows} (check_target_keys="
+        f"{check_target_keys}{case.table_label}): safe vs raw",
+        case.candidate,
         baseline,
-        setup=setup,
+        setup=case.setup,
         # The safe merge's own cost is of the order of the round-to-round noise of a ~2 s
         # MERGE: 9 rounds steady the medians.
         rounds=scaled(full=9, tiny=3),
@@ -110,43 +135,28 @@ def test_bench_merge_sql_engine(
     Into a table raw Delta wrote (the target's keys are scanned before the commit) and into
     one the writer created (its newest commit says the keys are unique: no scan).
     """
-    target_rows = scaled(full=1_000_000, tiny=2_000)
-    source_rows = scaled(full=100_000, tiny=200)
-    first = target_rows - source_rows // 2
-    source = events(first, first + source_rows, version=1)
-    target = events(0, target_rows)
-    writer = SafeDeltaWriter(spark, app_id="bench", engine="sql")
+    case = SafeMerge(
+        SafeDeltaWriter(spark, app_id="bench", engine="sql"),
+        events,
+        fresh_path,
+        kept_by_writer=kept_by_writer,
+    )
     view = "bench_merge_source"
-    source.createOrReplaceTempView(view)
-    state: dict[str, str] = {}
-
-    def setup() -> None:
-        state["path"] = fresh_path()
-        if kept_by_writer:
-            writer.merge(target, state["path"], ["id"])
-        else:
-            target.write.format("delta").save(state["path"])
-
-    def candidate() -> None:
-        result = writer.merge(source, state["path"], ["id"])
-        assert (result.rows_updated, result.rows_inserted) == (
-            source_rows // 2,
-            source_rows - source_rows // 2,
-        )
+    case.source.createOrReplaceTempView(view)
 
     def baseline() -> None:
         spark.sql(
-            f"MERGE INTO delta.`{state['path']}` AS t USING {view} AS s ON t.`id` = s.`id` "
+            f"MERGE INTO delta.`{case.path}` AS t USING {view} AS s ON t.`id` = s.`id` "
             f"WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
         )
 
     try:
         comparison = compare(
-            f"merge {source_rows} into {target_rows} (SQL engine, {spark_mode}"
-            f"{', table kept by the writer' if kept_by_writer else ''}): safe vs raw MERGE INTO",
-            candidate,
+            f"merge {case.source_rows} into {case.target_rows} (SQL engine, {spark_mode}"
+            f"{case.table_label}): safe vs raw MERGE INTO",
+            case.candidate,
             baseline,
-            setup=setup,
+            setup=case.setup,
             rounds=scaled(full=9, tiny=3),
             target=1.10,
         )
