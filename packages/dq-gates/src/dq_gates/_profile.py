@@ -13,9 +13,9 @@ of a uniqueness check (a shuffle and sort of every row by key):
   take Spark off its code-generated hash aggregate, so the observation computes them.
 - A value set whose values the history already knows (at most ``KNOWN_LIMIT`` of them) is
   computed declaratively: per row one bit for which known value it holds (bit 0: a value no
-  earlier run saw), a ``bit_or`` of those in the counting aggregation. Through the key window
-  the bits travel inside the check masks. Only when bit 0 is set does a second job name the new
-  values (as samples of failed checks are taken afterwards).
+  earlier run saw), ORed (``bit_or``) in the counting aggregation, or, with a key window, in
+  the observation (the bit itself is computed in generated code before it). Only when bit 0 is
+  set does a second job name the new values (as samples of failed checks are taken afterwards).
 
 Either way the data is read once.
 """
@@ -146,7 +146,8 @@ class ProfilePlan:
             long): bit ``j`` for the ``j``-th known value, bit 0 for another. A column of the
             counting aggregation's input or, through a key window, of the observed frame.
         known: Known values (sorted) per value-set metric id.
-        keyed: The counting pass goes through a key window; numeric metrics are observed.
+        keyed: The counting pass goes through a key window; numeric metrics and known
+            value sets are then observed.
     """
 
     metrics: list[MetricSpec]
@@ -229,11 +230,8 @@ class ProfilePlan:
         return aggs
 
     def _value(self, i: int, counted: Mapping[str, Any], observed: Mapping[str, Any]) -> Any:
-        """Metric ``i``'s aggregate, from the counting row or, through a key window, observed."""
-        m = self.metrics[i]
-        if m.metric in _NUMERIC_AGG or m.id in self.known:
-            return observed.get(f"o{i}") if self.keyed else counted[f"m{i}"]
-        raise AssertionError(f"{m.id} is read by its own rule")  # pragma: no cover
+        """Numeric or known-set metric ``i``: observed through a key window, else counted."""
+        return observed.get(f"o{i}") if self.keyed else counted[f"m{i}"]
 
     def unknown(self, counted: Mapping[str, Any], observed: Mapping[str, Any]) -> list[MetricSpec]:
         """Known-set metrics whose column held values no earlier run saw (a second job)."""
@@ -249,11 +247,11 @@ class ProfilePlan:
 
     def observed(self) -> list[Column]:
         """Aggregates of the observed metrics, aliased ``o<i>``."""
-        aggs = [(i, self._observed(m)) for i, m in enumerate(self.metrics)]
+        aggs = [(i, self._observed(i, m)) for i, m in enumerate(self.metrics)]
         return [agg.alias(f"o{i}") for i, agg in aggs if agg is not None]
 
-    def _observed(self, m: MetricSpec) -> Column | None:
-        """The observation's aggregate for ``m``; None if the counting aggregation has it."""
+    def _observed(self, i: int, m: MetricSpec) -> Column | None:
+        """The observation's aggregate for metric ``i``; None if the counting aggregation has it."""
         if m.metric is Metric.DISTINCT_COUNT:
             return sf.approx_count_distinct(m.column_ref(), DISTINCT_RSD)
         if m.metric in _NUMERIC_AGG and self.keyed:
@@ -261,8 +259,7 @@ class ProfilePlan:
         if m.id in self.known:
             # The bits are a column computed before the observation, in Spark's generated code:
             # evaluated inside the observation, the lookup cost several times more.
-            name = f"_dq_set{self.metrics.index(m)}"
-            return sf.bit_or(sf.col(name)) if self.keyed else None
+            return sf.bit_or(sf.col(f"_dq_set{i}")) if self.keyed else None
         if m.metric is Metric.VALUE_SET:
             values = sf.collect_set(m.column_ref().cast("string"))
             # Keep the observed row small: beyond the limit only the size matters.
