@@ -79,6 +79,16 @@ DQ_HISTORY = "_dq_history"
 log = get_logger("etl_app")
 
 
+@contextlib.contextmanager
+def _cached(df: DataFrame) -> Iterator[DataFrame]:
+    """Persist ``df`` for the block (memory, then disk) and release it on the way out."""
+    cached = df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield cached
+    finally:
+        cached.unpersist()
+
+
 def new_run_id() -> str:
     """Return a unique run id that sorts in start order (``20240101T120000123Z-1a2b3c4d``).
 
@@ -695,9 +705,8 @@ class Pipeline:
         quarantined = self._write_quarantine(spec, gated, batch)
         # The de-duplication ranks each key's rows once (persisted); its own counts of the
         # rows it keeps and removes come from one aggregation over that ranking.
-        ranked = tr.rank_per_key(gated.valid.select(*spec.columns), spec.key, spec.order_by)
-        ranked = ranked.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
+        ranking = tr.rank_per_key(gated.valid.select(*spec.columns), spec.key, spec.order_by)
+        with _cached(ranking) as ranked:
             kept, duplicates = tr.dedup_counts(ranked)
             latest = tr.latest_rows(ranked)
             self._check_contract(
@@ -717,8 +726,6 @@ class Pipeline:
             }
             self._reconcile_before_commit(spec, batch, counts)
             result, version = self._write_latest(spec, batch, latest, counts)
-        finally:
-            ranked.unpersist()
         self.report.reconciliation.append(
             {"table": subject, "batch_id": batch.batch_id, **counts, "ok": True}
         )
@@ -988,10 +995,10 @@ class Pipeline:
         batches: Mapping[str, list[Batch]],
     ) -> None:
         """Fold the batches' silver changes into gold, as gold write batch ``run``."""
-        order_changes = self._changes(orders, batches.get(orders.name, []))
-        if order_changes is not None:
-            order_changes = order_changes.persist(StorageLevel.MEMORY_AND_DISK)
-        try:
+        with contextlib.ExitStack() as cache:
+            order_changes = self._changes(orders, batches.get(orders.name, []))
+            if order_changes is not None:
+                order_changes = cache.enter_context(_cached(order_changes))
             dates = {date.fromisoformat(d) for d in self.ledger.gold_dates}
             if order_changes is not None:
                 dates |= {
@@ -1005,9 +1012,6 @@ class Pipeline:
                     self._gold_revenue(run, sorted(dates))
             with _observe.gold_errors("gold.customer_lifetime_value", "customer_id", []):
                 self._gold_clv(run, customers, batches.get(customers.name, []), order_changes)
-        finally:
-            if order_changes is not None:
-                order_changes.unpersist()
 
     def _gold_revenue(self, run: int, dates: list[date]) -> None:
         # Silver orders are partitioned by order date: only those dates' files are read.
@@ -1064,46 +1068,38 @@ class Pipeline:
         ]
         if not touched_parts:
             return
-        touched = functools.reduce(lambda a, b: a.unionByName(b), touched_parts).distinct()
-        touched = touched.filter(F.col("customer_id").isNotNull()).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
-        try:
+        touched_ids = functools.reduce(lambda a, b: a.unionByName(b), touched_parts).distinct()
+        with contextlib.ExitStack() as cache:
+            touched = cache.enter_context(
+                _cached(touched_ids.filter(F.col("customer_id").isNotNull()))
+            )
             current = self.spark.read.format("delta").load(target)
             current = current.join(F.broadcast(touched), "customer_id", "left_semi")
-            totals = tr.clv_update(touched, current, deltas).persist(StorageLevel.MEMORY_AND_DISK)
-            try:
-                recount = [
-                    int(r["customer_id"])
-                    for r in totals.filter("_recount").select("customer_id").collect()
-                ]
-                exact = totals
-                if recount:
-                    orders = self.spark.read.format("delta").load(orders_path)
-                    exact = tr.clv_recount(totals, orders, recount)
-                silver_customers = self.spark.read.format("delta").load(customers_path)
-                silver_customers = silver_customers.join(
-                    F.broadcast(touched), "customer_id", "left_semi"
-                )
-                # The MERGE's source plan holds its inputs more than once: cached, a recount's
-                # read of every file of silver orders runs once instead of twice.
-                rows = tr.clv_rows(exact, silver_customers).persist(StorageLevel.MEMORY_AND_DISK)
-                try:
-                    self._check_contract("gold.customer_lifetime_value", rows)
-                    result = self.gold_writer(run).merge(
-                        rows,
-                        target,
-                        ["customer_id"],
-                        delete_when="s.order_count = 0",
-                        batch_id=run,
-                        run_id=self.run_id,
-                    )
-                finally:
-                    rows.unpersist()
-            finally:
-                totals.unpersist()
-        finally:
-            touched.unpersist()
+            totals = cache.enter_context(_cached(tr.clv_update(touched, current, deltas)))
+            recount = [
+                int(r["customer_id"])
+                for r in totals.filter("_recount").select("customer_id").collect()
+            ]
+            exact = totals
+            if recount:
+                orders = self.spark.read.format("delta").load(orders_path)
+                exact = tr.clv_recount(totals, orders, recount)
+            silver_customers = self.spark.read.format("delta").load(customers_path)
+            silver_customers = silver_customers.join(
+                F.broadcast(touched), "customer_id", "left_semi"
+            )
+            # The MERGE's source plan holds its inputs more than once: cached, they are
+            # computed once (a recount's read of every file of silver orders, too).
+            rows = cache.enter_context(_cached(tr.clv_rows(exact, silver_customers)))
+            self._check_contract("gold.customer_lifetime_value", rows)
+            result = self.gold_writer(run).merge(
+                rows,
+                target,
+                ["customer_id"],
+                delete_when="s.order_count = 0",
+                batch_id=run,
+                run_id=self.run_id,
+            )
         self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
 
     # -- bookkeeping ------------------------------------------------------------------------
