@@ -75,10 +75,15 @@ def setup_input(tmp_path: Path, files: list[str], extra: str = "") -> Path:
     return config
 
 
+def land_orders(input_dir: Path, name: str, batch: list[tuple[str, ...]]) -> None:
+    """Write ``batch`` (rows of ORDER_FIELDS) as the JSON lines file ``name``."""
+    lines = [json.dumps(dict(zip(ORDER_FIELDS, row, strict=True))) for row in batch]
+    (input_dir / name).write_text("\n".join(lines) + "\n")
+
+
 def write_batch_3(input_dir: Path) -> None:
     """Batch 3 of orders and customers (see the module docstring)."""
-    lines = [json.dumps(dict(zip(ORDER_FIELDS, row, strict=True))) for row in ORDERS_3]
-    (input_dir / "orders_0003.json").write_text("\n".join(lines) + "\n")
+    land_orders(input_dir, "orders_0003.json", ORDERS_3)
     (input_dir / "customers_0003.csv").write_text(CUSTOMERS_3)
 
 
@@ -225,6 +230,130 @@ class TestIncrementalGold:
         assert records[("silver.customers", 3)]["silver"] == 2
 
 
+def clv(spark: SparkSession, root: Path, customer_id: int) -> tuple[Any, ...]:
+    """One customer's lifetime value: count, value, first and last dates, revenue days."""
+    found = rows(
+        table(spark, root, "gold/customer_lifetime_value").filter(f"customer_id = {customer_id}"),
+        "order_count",
+        "lifetime_value",
+        "first_order_date",
+        "last_order_date",
+        "revenue_days",
+    )
+    assert len(found) == 1, found
+    return (*found[0][:4], [tuple(d) for d in found[0][4]])
+
+
+#: Customer 1's lifetime value once 1004 is cancelled: 1001 (2024-01-01, 100.00) is left.
+ONLY_1001 = (1, Decimal("100.00"), date(2024, 1, 1), date(2024, 1, 1), [(date(2024, 1, 1), 1)])
+
+
+class TestRevenueDays:
+    def test_a_cancelled_last_order_moves_the_date_without_reading_other_orders(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Customer 1's last order (1004, 2024-01-02) is cancelled: last date 2024-01-01.
+
+        The other silver orders files are deleted first: a recount from silver would fail on
+        them. Gold keeps revenue orders per day, so the update needs only the batch.
+        """
+        config = load_config(setup_input(tmp_path, ["customers_0001.csv", "orders_0001.json"]))
+        assert run_pipeline(config, spark=spark).status == "success"
+        out = tmp_path / "out"
+        assert clv(spark, out, 1) == (
+            2,
+            Decimal("140.00"),
+            date(2024, 1, 1),
+            date(2024, 1, 2),
+            [(date(2024, 1, 1), 1), (date(2024, 1, 2), 1)],
+        )
+        other_days = {
+            r["f"]
+            for r in table(spark, out, "silver/orders")
+            .filter("order_date != DATE'2024-01-02'")
+            .select(F.input_file_name().alias("f"))
+            .collect()
+        }
+        assert other_days
+        for uri in other_days:
+            Path(uri.removeprefix("file:")).unlink()
+        land_orders(
+            tmp_path / "input",
+            "orders_0002.json",
+            [("1004", "1", "2024-01-02T09:00:00", "40.00", "cancelled", "GB")],
+        )
+
+        report = run_pipeline(config, spark=spark)
+
+        assert report.status == "success", report.error
+        assert clv(spark, out, 1) == ONLY_1001
+        assert last_operation(spark, out / "gold" / "customer_lifetime_value") == "MERGE"
+
+    def test_a_table_without_revenue_days_is_rebuilt_once_then_merged(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A gold table written by the schema's v1 gets the column from a rebuild of silver."""
+        config = load_config(setup_input(tmp_path, ["customers_0001.csv", "orders_0001.json"]))
+        assert run_pipeline(config, spark=spark).status == "success"
+        out = tmp_path / "out"
+        target = str(out / "gold" / "customer_lifetime_value")
+        v1 = spark.read.format("delta").load(target).drop(tr.REVENUE_DAYS).localCheckpoint()
+        v1.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(target)
+        for name in ("customers_0002.csv", "orders_0002.json"):
+            shutil.copy(resource_path("sample") / name, tmp_path / "input" / name)
+
+        report = run_pipeline(config, spark=spark)
+
+        assert report.status == "success", report.error
+        gold = table(spark, out, "gold/customer_lifetime_value")
+        assert tr.REVENUE_DAYS in gold.columns
+        rebuilt = tr.customer_lifetime_value(
+            table(spark, out, "silver/orders"), table(spark, out, "silver/customers")
+        )
+        assert rows(gold) == rows(rebuilt.select(*gold.columns))
+        assert last_operation(spark, Path(target)) == "WRITE"
+        write_batch_3(tmp_path / "input")
+        assert run_pipeline(config, spark=spark).status == "success"
+        assert last_operation(spark, Path(target)) == "MERGE"
+
+    def test_gold_out_of_step_with_silver_is_recounted_for_those_customers(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """A day count below zero or a removal without a row: those customers are recounted.
+
+        Customer 1's row is deleted and customer 2's revenue days are wrong before a batch
+        cancels an order of each; both end as a rebuild from silver says.
+        """
+        config = load_config(setup_input(tmp_path, ["customers_0001.csv", "orders_0001.json"]))
+        assert run_pipeline(config, spark=spark).status == "success"
+        out = tmp_path / "out"
+        target = f"delta.`{out / 'gold' / 'customer_lifetime_value'}`"
+        spark.sql(f"DELETE FROM {target} WHERE customer_id = 1")
+        spark.sql(
+            f"UPDATE {target} SET revenue_days = array(named_struct("
+            "'order_date', DATE'2024-01-05', 'orders', CAST(1 AS BIGINT))) WHERE customer_id = 2"
+        )
+        land_orders(
+            tmp_path / "input",
+            "orders_0002.json",
+            [
+                ("1004", "1", "2024-01-02T09:00:00", "40.00", "cancelled", "GB"),
+                ("1002", "2", "2024-01-01T11:00:00", "250.50", "cancelled", "GB"),
+            ],
+        )
+
+        report = run_pipeline(config, spark=spark)
+
+        assert report.status == "success", report.error
+        assert clv(spark, out, 1) == ONLY_1001
+        gold = table(spark, out, "gold/customer_lifetime_value")
+        assert gold.filter("customer_id = 2").count() == 0
+        rebuilt = tr.customer_lifetime_value(
+            table(spark, out, "silver/orders"), table(spark, out, "silver/customers")
+        )
+        assert rows(gold) == rows(rebuilt.select(*gold.columns))
+
+
 class TestKeyRangeMerge:
     def test_orders_merge_reads_only_the_files_of_the_batch_key_range(
         self, spark: SparkSession, tmp_path: Path
@@ -251,8 +380,7 @@ class TestKeyRangeMerge:
             ("5001", "1", "2024-01-01T10:00:00", "10.00", "completed", "GB"),
             ("5002", "2", "2024-01-06T10:00:00", "20.00", "completed", "GB"),
         ]
-        lines = [json.dumps(dict(zip(ORDER_FIELDS, row, strict=True))) for row in batch]
-        (tmp_path / "input" / "orders_0002.json").write_text("\n".join(lines) + "\n")
+        land_orders(tmp_path / "input", "orders_0002.json", batch)
 
         assert run_pipeline(config, spark=spark, stages="bronze").status == "success"
         report = run_pipeline(config, spark=spark, stages="silver")

@@ -104,12 +104,35 @@ SUBJECTS: dict[str, TableSchema] = {
 }
 
 
+#: Versions after v1, oldest first; each is registered against its subject's mode.
+LATER: dict[str, list[TableSchema]] = {
+    "gold.customer_lifetime_value": [
+        TableSchema(
+            [
+                *SUBJECTS["gold.customer_lifetime_value"].fields,
+                Field(
+                    "revenue_days",
+                    "array<struct<order_date:date,orders:bigint>>",
+                    description=(
+                        "Revenue orders per order date, oldest first: a batch moves first / "
+                        "last order dates without reading the customer's other orders."
+                    ),
+                ),
+            ],
+            description="Lifetime value of each customer with at least one revenue order.",
+        )
+    ],
+}
+
+
 def main() -> None:
-    """Write v1 of every subject (refusing to overwrite a different existing v1)."""
+    """Write v1 of every subject, then the later versions (an existing version is kept)."""
     registry = SchemaRegistry(REGISTRY)
     for name, schema in SUBJECTS.items():
         if not registry.versions(name):
             registry.register(name, schema, compatibility="BACKWARD")
+        for later in LATER.get(name, []):
+            registry.register(name, later)
         print(name, registry.versions(name))
 
 

@@ -1046,7 +1046,10 @@ class Pipeline:
         orders_path = self.table_path("silver", "orders")
         customers_path = self.table_path("silver", customers.name)
         customer_changes = self._changes(customers, customer_batches)
-        if self.ledger.gold_clv or not _lake.exists(self.spark, target):
+        exists = _lake.exists(self.spark, target)
+        # A table written before revenue_days (gold v1) is rebuilt once, with the new column.
+        stale = exists and tr.REVENUE_DAYS not in _lake.columns(self.spark, target)
+        if self.ledger.gold_clv or not exists or stale:
             if not (
                 _lake.exists(self.spark, orders_path) and _lake.exists(self.spark, customers_path)
             ):
@@ -1058,7 +1061,12 @@ class Pipeline:
             )
             self._check_contract("gold.customer_lifetime_value", clv)
             result = self.gold_writer(run).overwrite(
-                clv, target, allow_full_overwrite=True, batch_id=run, run_id=self.run_id
+                clv,
+                target,
+                allow_full_overwrite=True,
+                overwrite_schema=stale,
+                batch_id=run,
+                run_id=self.run_id,
             )
             self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
             return

@@ -56,7 +56,11 @@ CLV_COLUMNS = (
     "lifetime_value",
     "first_order_date",
     "last_order_date",
+    "revenue_days",
 )
+#: Gold lifetime value's revenue orders per order date, oldest first.
+REVENUE_DAYS = "revenue_days"
+REVENUE_DAYS_TYPE = "array<struct<order_date:date,orders:bigint>>"
 #: SCD2-tracked customer attributes: a change in any of them opens a new version.
 CUSTOMER_TRACKED = ("name", "email", "country", "segment")
 
@@ -186,15 +190,18 @@ def _revenue(orders: DataFrame) -> DataFrame:
 
 
 def _totals(orders: DataFrame) -> DataFrame:
-    return (
+    # Per customer and day first: the day counts are the row's revenue_days.
+    per_day = (
         _revenue(orders)
-        .groupBy("customer_id")
-        .agg(
-            F.count(F.lit(1)).alias("order_count"),
-            F.sum("amount").cast(T.DecimalType(18, 2)).alias("lifetime_value"),
-            F.min("order_date").alias("first_order_date"),
-            F.max("order_date").alias("last_order_date"),
-        )
+        .groupBy("customer_id", "order_date")
+        .agg(F.count(F.lit(1)).alias("orders"), F.sum("amount").alias("value"))
+    )
+    return per_day.groupBy("customer_id").agg(
+        F.sum("orders").cast("long").alias("order_count"),
+        F.sum("value").cast(T.DecimalType(18, 2)).alias("lifetime_value"),
+        F.min("order_date").alias("first_order_date"),
+        F.max("order_date").alias("last_order_date"),
+        F.array_sort(F.collect_list(F.struct("order_date", "orders"))).alias(REVENUE_DAYS),
     )
 
 
@@ -202,40 +209,47 @@ def clv_changes(changes: DataFrame) -> DataFrame:
     """Per customer, what a set of silver order changes does to lifetime value.
 
     ``changes`` are change data feed rows of silver orders (``_change_type`` insert /
-    update_preimage / update_postimage / delete). A revenue row added counts +1 order and +amount,
-    one taken away -1 and -amount; the dates added and taken away are kept (min and max of
-    each) to update first / last order dates.
+    update_preimage / update_postimage / delete). A revenue row added counts +1 order and +amount
+    on its order date, one taken away -1 and -amount.
 
     Returns:
-        ``customer_id``, ``d_count``, ``d_value``, ``added_min``, ``added_max``,
-        ``removed_min``, ``removed_max``, ``removed`` (revenue rows taken away).
+        ``customer_id``, ``d_count``, ``d_value``, ``d_days`` (the net change of revenue orders
+        per order date, as ``revenue_days`` entries) and ``removed`` (revenue rows taken away).
     """
     added = F.col(CHANGE_TYPE).isin(*ADDED)
     removed = F.col(CHANGE_TYPE).isin(*REMOVED)
     sign = F.when(added, F.lit(1)).when(removed, F.lit(-1)).otherwise(F.lit(0))
-    return (
+    per_day = (
         _revenue(changes)
         .filter(added | removed)
-        .groupBy("customer_id")
+        .groupBy("customer_id", "order_date")
         .agg(
-            F.sum(sign).cast("long").alias("d_count"),
-            F.sum(sign * F.col("amount")).alias("d_value"),
-            F.min(F.when(added, F.col("order_date"))).alias("added_min"),
-            F.max(F.when(added, F.col("order_date"))).alias("added_max"),
-            F.min(F.when(removed, F.col("order_date"))).alias("removed_min"),
-            F.max(F.when(removed, F.col("order_date"))).alias("removed_max"),
+            F.sum(sign).cast("long").alias("orders"),
+            F.sum(sign * F.col("amount")).alias("value"),
             F.count_if(removed).alias("removed"),
         )
     )
+    return per_day.groupBy("customer_id").agg(
+        F.sum("orders").cast("long").alias("d_count"),
+        F.sum("value").alias("d_value"),
+        F.collect_list(F.struct("order_date", "orders")).alias("d_days"),
+        F.sum("removed").cast("long").alias("removed"),
+    )
+
+
+def _day_counts(days: Column) -> Column:
+    """``revenue_days`` entries as a map from order date to orders (empty for NULL)."""
+    return F.map_from_entries(F.coalesce(days, F.array().cast(REVENUE_DAYS_TYPE)))
 
 
 def clv_update(touched: DataFrame, current: DataFrame, changes: DataFrame | None) -> DataFrame:
     """New lifetime value totals of the touched customers: current totals plus the changes.
 
-    Counts and values add up exactly. First / last order dates move with added dates; when a
-    removed date was a customer's first or last one and no added date replaces it, only a
-    recount can tell the new one: such customers get ``_recount`` (as do customers with
-    removals and no current row).
+    Counts and values add up exactly, and so do the revenue orders per order date: first and
+    last order dates are the oldest and newest day left, whatever the batch took away, with no
+    read of the customer's other orders. A day count that would go below zero, or a removal
+    for a customer without a current row, means gold and silver disagree: such customers get
+    ``_recount``.
 
     Args:
         touched: ``customer_id`` of every customer whose row may change.
@@ -244,14 +258,14 @@ def clv_update(touched: DataFrame, current: DataFrame, changes: DataFrame | None
 
     Returns:
         ``customer_id``, ``order_count``, ``lifetime_value``, ``first_order_date``,
-        ``last_order_date``, ``_exists`` (a current row exists), ``_recount``.
+        ``last_order_date``, ``revenue_days``, ``_exists`` (a current row exists),
+        ``_recount``.
     """
     cur = current.select(
         "customer_id",
         F.col("order_count").alias("c_count"),
         F.col("lifetime_value").alias("c_value"),
-        F.col("first_order_date").alias("c_first"),
-        F.col("last_order_date").alias("c_last"),
+        F.col(REVENUE_DAYS).alias("c_days"),
         F.lit(True).alias("_exists"),
     )
     rows = touched.join(cur, "customer_id", "left")
@@ -265,36 +279,42 @@ def clv_update(touched: DataFrame, current: DataFrame, changes: DataFrame | None
                 for c, t in (
                     ("d_count", "long"),
                     ("d_value", "decimal(18,2)"),
-                    ("added_min", "date"),
-                    ("added_max", "date"),
-                    ("removed_min", "date"),
-                    ("removed_max", "date"),
+                    ("d_days", REVENUE_DAYS_TYPE),
                     ("removed", "long"),
                 )
             ],
         )
     exists = F.coalesce(F.col("_exists"), F.lit(False))
-    lost_last = (F.col("removed_max") >= F.col("c_last")) & (
-        F.col("added_max").isNull() | (F.col("added_max") < F.col("removed_max"))
+    counts = F.map_zip_with(
+        _day_counts(F.col("c_days")),
+        _day_counts(F.col("d_days")),
+        lambda _, a, b: F.coalesce(a, F.lit(0)) + F.coalesce(b, F.lit(0)),
     )
-    lost_first = (F.col("removed_min") <= F.col("c_first")) & (
-        F.col("added_min").isNull() | (F.col("added_min") > F.col("removed_min"))
+    days = F.array_sort(
+        F.transform(
+            F.map_entries(F.map_filter(counts, lambda _, n: n != 0)),
+            lambda e: F.struct(e["key"].alias("order_date"), e["value"].alias("orders")),
+        )
     )
-    recount = (F.coalesce(F.col("removed"), F.lit(0)) > 0) & (
-        ~exists | F.coalesce(lost_last | lost_first, F.lit(True))
+    dates = F.transform(F.col(REVENUE_DAYS), lambda e: e["order_date"])
+    recount = F.exists(F.map_values(counts), lambda n: n < 0) | (
+        (F.coalesce(F.col("removed"), F.lit(0)) > 0) & ~exists
     )
-    return rows.select(
-        "customer_id",
-        (F.coalesce(F.col("c_count"), F.lit(0)) + F.coalesce(F.col("d_count"), F.lit(0)))
-        .cast("long")
-        .alias("order_count"),
-        (F.coalesce(F.col("c_value"), F.lit(0)) + F.coalesce(F.col("d_value"), F.lit(0)))
-        .cast(T.DecimalType(18, 2))
-        .alias("lifetime_value"),
-        F.least(F.col("c_first"), F.col("added_min")).alias("first_order_date"),
-        F.greatest(F.col("c_last"), F.col("added_max")).alias("last_order_date"),
-        exists.alias("_exists"),
-        recount.alias("_recount"),
+    return (
+        rows.select(
+            "customer_id",
+            (F.coalesce(F.col("c_count"), F.lit(0)) + F.coalesce(F.col("d_count"), F.lit(0)))
+            .cast("long")
+            .alias("order_count"),
+            (F.coalesce(F.col("c_value"), F.lit(0)) + F.coalesce(F.col("d_value"), F.lit(0)))
+            .cast(T.DecimalType(18, 2))
+            .alias("lifetime_value"),
+            days.alias(REVENUE_DAYS),
+            exists.alias("_exists"),
+            recount.alias("_recount"),
+        )
+        .withColumn("first_order_date", F.array_min(dates))
+        .withColumn("last_order_date", F.array_max(dates))
     )
 
 
@@ -307,8 +327,8 @@ def clv_recount(totals: DataFrame, orders: DataFrame, customer_ids: list[int]) -
         customer_ids: Customers flagged ``_recount``.
 
     Returns:
-        ``totals`` with exact counts, values and dates for those customers (0 orders when none
-        is left).
+        ``totals`` with exact counts, values, dates and revenue days for those customers (0
+        orders when none is left).
     """
     exact = _totals(orders.filter(F.col("customer_id").isin(customer_ids))).select(
         "customer_id",
