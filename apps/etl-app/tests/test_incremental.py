@@ -289,6 +289,36 @@ class TestRevenueDays:
         assert clv(spark, out, 1) == ONLY_1001
         assert last_operation(spark, out / "gold" / "customer_lifetime_value") == "MERGE"
 
+    def test_an_order_without_a_date_counts_but_has_no_day(self, spark: SparkSession) -> None:
+        """Gates that let order_ts be NULL: such an order counts, and no day is recorded."""
+        order_type = "customer_id bigint, order_date date, amount decimal(12,2), status string"
+        orders = spark.createDataFrame(
+            [
+                (10, date(2024, 1, 1), Decimal("5.00"), "completed"),
+                (10, None, Decimal("7.00"), "shipped"),
+            ],
+            order_type,
+        )
+        customers = spark.createDataFrame(
+            [(10, "A", "a@example.com", "GB", "retail", True)],
+            "customer_id bigint, name string, email string, country string, segment string, "
+            "is_current boolean",
+        )
+        built = tr.customer_lifetime_value(orders, customers)
+        summary = ("order_count", "lifetime_value", "first_order_date", "last_order_date")
+        assert rows(built, *summary, tr.REVENUE_DAYS) == [
+            (2, Decimal("12.00"), date(2024, 1, 1), date(2024, 1, 1), [(date(2024, 1, 1), 1)])
+        ]
+        changes = spark.createDataFrame(
+            [(10, None, Decimal("1.00"), "completed", "insert")],
+            f"{order_type}, _change_type string",
+        )
+        touched = spark.createDataFrame([(10,)], "customer_id bigint")
+        updated = tr.clv_update(touched, built, tr.clv_changes(changes))
+        assert rows(updated, *summary, "_recount") == [
+            (3, Decimal("13.00"), date(2024, 1, 1), date(2024, 1, 1), False)
+        ]
+
     def test_a_table_without_revenue_days_is_rebuilt_once_then_merged(
         self, spark: SparkSession, tmp_path: Path
     ) -> None:

@@ -201,8 +201,13 @@ def _totals(orders: DataFrame) -> DataFrame:
         F.sum("value").cast(T.DecimalType(18, 2)).alias("lifetime_value"),
         F.min("order_date").alias("first_order_date"),
         F.max("order_date").alias("last_order_date"),
-        F.array_sort(F.collect_list(F.struct("order_date", "orders"))).alias(REVENUE_DAYS),
+        F.array_sort(F.collect_list(_day())).alias(REVENUE_DAYS),
     )
+
+
+def _day() -> Column:
+    # A row without an order date counts, but has no day (as first / last dates ignore it).
+    return F.when(F.col("order_date").isNotNull(), F.struct("order_date", "orders"))
 
 
 def clv_changes(changes: DataFrame) -> DataFrame:
@@ -232,7 +237,7 @@ def clv_changes(changes: DataFrame) -> DataFrame:
     return per_day.groupBy("customer_id").agg(
         F.sum("orders").cast("long").alias("d_count"),
         F.sum("value").alias("d_value"),
-        F.collect_list(F.struct("order_date", "orders")).alias("d_days"),
+        F.collect_list(_day()).alias("d_days"),
         F.sum("removed").cast("long").alias("removed"),
     )
 
