@@ -119,7 +119,7 @@ LATER: dict[str, list[TableSchema]] = {
                     ),
                 ),
             ],
-            description="Lifetime value of each customer with at least one revenue order.",
+            description=SUBJECTS["gold.customer_lifetime_value"].description,
         )
     ],
 }

@@ -42,11 +42,6 @@ def exists(spark: SparkSession, path: str) -> bool:
     return bool(DeltaTable.isDeltaTable(spark, path))
 
 
-def columns(spark: SparkSession, path: str) -> list[str]:
-    """The column names of the Delta table at ``path`` (its newest schema; no data is read)."""
-    return list(spark.read.format("delta").load(path).columns)
-
-
 def _detail(spark: SparkSession, path: str) -> Any:
     return spark.sql(f"DESCRIBE DETAIL {_delta_sql.table_ref(path)}").collect()[0]
 

@@ -1047,9 +1047,10 @@ class Pipeline:
         customers_path = self.table_path("silver", customers.name)
         customer_changes = self._changes(customers, customer_batches)
         exists = _lake.exists(self.spark, target)
+        gold = self.spark.read.format("delta").load(target) if exists else None
         # A table written before revenue_days (gold v1) is rebuilt once, with the new column.
-        stale = exists and tr.REVENUE_DAYS not in _lake.columns(self.spark, target)
-        if self.ledger.gold_clv or not exists or stale:
+        stale = gold is not None and tr.REVENUE_DAYS not in gold.columns
+        if gold is None or stale or self.ledger.gold_clv:
             if not (
                 _lake.exists(self.spark, orders_path) and _lake.exists(self.spark, customers_path)
             ):
@@ -1081,8 +1082,7 @@ class Pipeline:
             touched = cache.enter_context(
                 _cached(touched_ids.filter(F.col("customer_id").isNotNull()))
             )
-            current = self.spark.read.format("delta").load(target)
-            current = current.join(F.broadcast(touched), "customer_id", "left_semi")
+            current = gold.join(F.broadcast(touched), "customer_id", "left_semi")
             totals = cache.enter_context(_cached(tr.clv_update(touched, current, deltas)))
             recount = [
                 int(r["customer_id"])
