@@ -105,6 +105,10 @@ class TestValidation:
                 "metrics: {pushgateway: {strict: 1}}\n",
                 "metrics.pushgateway.strict: expected true or false",
             ),
+            (
+                "output: {deletion_vectors: 'no'}\n",
+                "output.deletion_vectors: expected true or false",
+            ),
             ("schemas: {drift_policy: ignore}\n", "schemas.drift_policy: expected one of 'warn'"),
             ("spark: [1]\n", "spark: expected a mapping"),
             ("spark: {conf: {a: [1]}}\n", "spark.conf: expected a mapping of strings"),

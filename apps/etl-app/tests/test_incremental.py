@@ -139,6 +139,26 @@ class TestIncrementalGold:
             assert list(row["partitionColumns"]) == partitions
             assert row["properties"]["delta.enableChangeDataFeed"] == "true"
 
+    def test_tables_keyed_by_customer_merge_with_deletion_vectors(
+        self, spark: SparkSession, lake: Lake
+    ) -> None:
+        """Batch 3's MERGEs by customer mark replaced rows instead of rewriting their files."""
+        for name in ("silver/customers", "gold/customer_lifetime_value"):
+            row = detail(spark, lake.root / name)
+            assert row["properties"].get("delta.enableDeletionVectors") == "true", name
+            assert "deletionVectors" in row["tableFeatures"], name
+            merges = [
+                c["operationMetrics"]
+                for c in history(spark, lake.root / name)
+                if c["operation"] == "MERGE"
+            ]
+            # Without deletion vectors batch 2 copies the rows it leaves alone into new files.
+            assert [int(m["numTargetRowsCopied"]) for m in merges] == [0] * len(merges), name
+            assert any(int(m["numTargetDeletionVectorsAdded"]) >= 1 for m in merges), name
+        # Orders are MERGEd by a growing key, so a batch's orders sit in few files: none there.
+        orders = detail(spark, lake.root / "silver/orders")
+        assert "delta.enableDeletionVectors" not in orders["properties"]
+
     def test_gold_dates_are_exactly_those_the_batch_changed(self, lake: Lake) -> None:
         """Old and new dates of every changed order, from the batch's silver commit."""
         assert lake.reports[2].gold_dates == [
@@ -720,4 +740,41 @@ class TestMigration:
         assert [line.split(":")[1].split("(")[0].strip() for line in out.splitlines()] == [
             "up to date",
             "up to date",
+            "up to date",
         ]
+
+    def test_deletion_vectors_off_then_switched_on_by_migrate(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """output.deletion_vectors false creates plain tables; migrate switches them on later."""
+        config_path = setup_input(
+            tmp_path,
+            ["customers_0001.csv", "orders_0001.json"],
+            extra="",
+        )
+        root = tmp_path / "out"
+        off = config_path.read_text().replace(
+            f"output: {{root: {root}}}", f"output: {{root: {root}, deletion_vectors: false}}"
+        )
+        config_path.write_text(off)
+        assert run_pipeline(load_config(config_path), spark=spark).status == "success"
+        customer_tables = ("silver/customers", "gold/customer_lifetime_value")
+        for name in customer_tables:
+            assert "deletionVectors" not in detail(spark, root / name)["tableFeatures"], name
+
+        config_path.write_text(off.replace(", deletion_vectors: false", ""))
+        code, out, err = run_cli(spark, ["migrate", "--config", str(config_path)])
+
+        assert code == 0, err
+        lines = out.splitlines()
+        assert lines[0].startswith("silver.customers: migrated (deletion vectors off")
+        assert lines[1].startswith("silver.orders: up to date")
+        assert lines[2].startswith("gold.customer_lifetime_value: migrated (deletion vectors off")
+        for name in customer_tables:
+            assert "deletionVectors" in detail(spark, root / name)["tableFeatures"], name
+        for name in ("customers_0002.csv", "orders_0002.json"):
+            shutil.copy(resource_path("sample") / name, tmp_path / "input" / name)
+        assert run_pipeline(load_config(config_path), spark=spark).status == "success"
+        merge = history(spark, root / "silver/customers")[0]
+        assert merge["operation"] == "MERGE"
+        assert int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) >= 1

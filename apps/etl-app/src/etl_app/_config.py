@@ -157,11 +157,17 @@ class OutputConfig:
     Attributes:
         root: Data root holding Delta tables, quarantine, state, run reports and the metrics
             textfile; relative paths resolve against the current working directory.
+        deletion_vectors: Create the tables updated by customer (silver customers, gold
+            customer lifetime value) with Delta's deletion vectors, so a batch's MERGE writes
+            the rows it changes instead of rewriting the whole table. Readers need the
+            ``deletionVectors`` table feature (Delta Lake 2.3 and later); set false when
+            another engine reading them lacks it.
     """
 
     __pydantic_config__ = _SECTION
 
     root: StrictStr = "etl-output"
+    deletion_vectors: StrictBool = True
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@ files for inserts), so gold reads what a batch changed from that commit alone, a
 orders are partitioned by order date so recomputing a date reads only that date. Lakes written
 by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear error and
 :func:`migrate` rewrites them once.
+
+Tables MERGEd by a key spread over all their rows (customers) get Delta's deletion vectors
+when created: a batch's few hundred customers fall in every file, and without them each MERGE
+rewrites the whole table. :func:`migrate` switches them on for tables created before.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ if TYPE_CHECKING:
     from etl_app._specs import TableSpec
 
 CDF_PROPERTY = "delta.enableChangeDataFeed"
+DV_PROPERTY = "delta.enableDeletionVectors"
 
 
 def exists(spark: SparkSession, path: str) -> bool:
@@ -46,6 +51,10 @@ def _detail(spark: SparkSession, path: str) -> Any:
     return spark.sql(f"DESCRIBE DETAIL {_delta_sql.table_ref(path)}").collect()[0]
 
 
+def _is_on(detail: Any, prop: str) -> bool:
+    return str((detail["properties"] or {}).get(prop, "false")).lower() == "true"
+
+
 def layout_problems(spark: SparkSession, spec: TableSpec, path: str) -> list[str]:
     """How the existing table at ``path`` differs from the layout ``spec`` asks for."""
     detail = _detail(spark, path)
@@ -54,7 +63,7 @@ def layout_problems(spark: SparkSession, spec: TableSpec, path: str) -> list[str
     if partitions != list(spec.partition_by):
         expected = list(spec.partition_by) or "nothing"
         problems.append(f"partitioned by {partitions or 'nothing'}, expected {expected}")
-    if str((detail["properties"] or {}).get(CDF_PROPERTY, "false")).lower() != "true":
+    if not _is_on(detail, CDF_PROPERTY):
         problems.append(f"change data feed off ({CDF_PROPERTY} is not true)")
     return problems
 
@@ -72,31 +81,41 @@ def check_layout(spark: SparkSession, spec: TableSpec, path: str) -> None:
             raise LakeLayoutError(spec.silver, path, problems)
 
 
-def create_table(spark: SparkSession, spec: TableSpec, path: str, schema: StructType) -> None:
+def create_table(
+    spark: SparkSession,
+    spec: TableSpec,
+    path: str,
+    schema: StructType,
+    *,
+    deletion_vectors: bool = False,
+) -> None:
     """Create the empty silver table (metadata-only commit) with the spec's layout.
 
     Another run creating it at the same moment, or an interrupted first write's leftover, is
     handled by :func:`create_once`.
+
+    Args:
+        spark: Session with Delta Lake.
+        spec: The source (partitioning).
+        path: Table location.
+        schema: The silver schema.
+        deletion_vectors: Create the table with ``delta.enableDeletionVectors``.
     """
+    properties = {CDF_PROPERTY: "true"}
+    if deletion_vectors:
+        properties[DV_PROPERTY] = "true"
 
     def create() -> None:
         if _delta_sql.is_connect(spark):
             _delta_sql.create_if_not_exists(
-                spark,
-                path,
-                schema,
-                partition_by=spec.partition_by,
-                properties={CDF_PROPERTY: "true"},
+                spark, path, schema, partition_by=spec.partition_by, properties=properties
             )
             return
         from delta.tables import DeltaTable
 
-        builder = (
-            DeltaTable.createIfNotExists(spark)
-            .location(path)
-            .addColumns(schema)
-            .property(CDF_PROPERTY, "true")
-        )
+        builder = DeltaTable.createIfNotExists(spark).location(path).addColumns(schema)
+        for key, value in properties.items():
+            builder = builder.property(key, value)
         if spec.partition_by:
             builder = builder.partitionedBy(*spec.partition_by)
         builder.execute()
@@ -198,13 +217,29 @@ class Migration:
     version: int | None = None
 
 
-def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
+def enable_deletion_vectors(spark: SparkSession, table: str, path: str) -> Migration:
+    """Switch Delta's deletion vectors on for an existing table (a metadata commit).
+
+    This upgrades the table's protocol (reader version 3, writer version 7 with the
+    ``deletionVectors`` feature): engines that do not support the feature refuse to read the
+    table instead of misreading it. A table that already has them, or none, is left alone.
+    """
+    if not exists(spark, path) or _is_on(_detail(spark, path), DV_PROPERTY):
+        return Migration(table, path, ())
+    spark.sql(f"ALTER TABLE {_delta_sql.table_ref(path)} SET TBLPROPERTIES ({DV_PROPERTY} = true)")
+    return Migration(table, path, (f"deletion vectors off ({DV_PROPERTY} is not true)",))
+
+
+def migrate(
+    spark: SparkSession, spec: TableSpec, path: str, *, deletion_vectors: bool = False
+) -> Migration:
     """Bring an existing silver table to the spec's layout.
 
     The change data feed is switched on (a metadata commit); a table partitioned otherwise is
     rewritten from its current version in ONE overwrite commit (``overwriteSchema`` with the
     new partitioning), after which Delta's ``numOutputRows`` must equal the rows read. Older
-    versions stay in the table history (``RESTORE`` to go back).
+    versions stay in the table history (``RESTORE`` to go back). With ``deletion_vectors``,
+    they are switched on too (:func:`enable_deletion_vectors`).
 
     Raises:
         RuntimeError: The rewrite did not write exactly the rows it read (the table keeps the
@@ -212,9 +247,11 @@ def migrate(spark: SparkSession, spec: TableSpec, path: str) -> Migration:
     """
     if not exists(spark, path):
         return Migration(spec.silver, path, ())
+    vectors = enable_deletion_vectors(spark, spec.silver, path).problems if deletion_vectors else ()
     problems = tuple(layout_problems(spark, spec, path))
     if not problems:
-        return Migration(spec.silver, path, ())
+        return Migration(spec.silver, path, vectors)
+    problems += vectors
 
     def newest() -> Any:
         return spark.sql(f"DESCRIBE HISTORY {_delta_sql.table_ref(path)} LIMIT 1").collect()[0]

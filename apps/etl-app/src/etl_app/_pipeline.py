@@ -786,7 +786,13 @@ class Pipeline:
         target = self.table_path("silver", spec.name)
         if not _lake.exists(self.spark, target):
             schema = self.registry.get(spec.silver).to_spark()
-            _lake.create_table(self.spark, spec, target, schema)
+            _lake.create_table(
+                self.spark,
+                spec,
+                target,
+                schema,
+                deletion_vectors=spec.deletion_vectors and self.config.output.deletion_vectors,
+            )
         for _ in range(2):
             writer = self.silver_writer(spec, batch.silver_attempt, batch.batch_id)
             self._check = _SilverCheck(spec, target, batch, counts)
@@ -1070,6 +1076,9 @@ class Pipeline:
                 run_id=self.run_id,
             )
             self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
+            if gold is None and self.config.output.deletion_vectors:
+                # Keyed by customer like silver customers: see TableSpec.deletion_vectors.
+                _lake.enable_deletion_vectors(self.spark, "gold.customer_lifetime_value", target)
             return
         deltas = tr.clv_changes(order_changes) if order_changes is not None else None
         touched_parts = [
@@ -1241,8 +1250,10 @@ def migrate_lake(config: AppConfig, *, spark: SparkSession) -> list[_lake.Migrat
 
     Silver orders are rewritten partitioned by ``order_date`` (one commit, row count checked
     against Delta's ``numOutputRows``; the old version stays in the history), and the change
-    data feed is enabled on every silver table. Tables already in the layout are left alone,
-    so running it twice is harmless.
+    data feed is enabled on every silver table. With ``output.deletion_vectors`` on, silver
+    customers and gold customer lifetime value get deletion vectors (tables created by
+    earlier versions of etl-app have none). Tables already in the layout are left alone, so
+    running it twice is harmless.
 
     Args:
         config: Validated configuration (its ``output.root`` is the lake).
@@ -1252,7 +1263,22 @@ def migrate_lake(config: AppConfig, *, spark: SparkSession) -> list[_lake.Migrat
         What was done, per silver table.
     """
     root = _output_root(config)
-    return [
-        _lake.migrate(spark, spec, _storage.join(root, "silver", spec.name))
+    vectors = config.output.deletion_vectors
+    steps = [
+        _lake.migrate(
+            spark,
+            spec,
+            _storage.join(root, "silver", spec.name),
+            deletion_vectors=spec.deletion_vectors and vectors,
+        )
         for spec in DEFAULT_SPECS
     ]
+    if vectors:
+        steps.append(
+            _lake.enable_deletion_vectors(
+                spark,
+                "gold.customer_lifetime_value",
+                _storage.join(root, "gold", "customer_lifetime_value"),
+            )
+        )
+    return steps

@@ -84,6 +84,10 @@ class TableSpec:
             a batch's keys fall in a narrow range of the table; the MERGE then adds that range
             to its condition (delta-safe-writer's ``prune_by_key_range``) and reads only the
             files whose key statistics overlap it, not the whole table.
+        deletion_vectors: The table's key is spread over all its rows (a batch's keys fall
+            in every file), so it is created with Delta's deletion vectors: a MERGE then
+            marks the rows it replaces instead of rewriting every file it touches. Only
+            when the config's ``output.deletion_vectors`` is on.
     """
 
     name: str
@@ -96,6 +100,7 @@ class TableSpec:
     tracked: tuple[str, ...] = ()
     partition_by: tuple[str, ...] = ()
     keys_grow: bool = False
+    deletion_vectors: bool = False
 
     def __post_init__(self) -> None:
         needed = (self.key, self.order_by, *self.partition_by, *self.tracked)
@@ -141,6 +146,7 @@ CUSTOMERS = TableSpec(
     mode=WriteMode.SCD2,
     input=SourceConfig("customers_*.csv", "csv"),
     tracked=tr.CUSTOMER_TRACKED,
+    deletion_vectors=True,
 )
 ORDERS = TableSpec(
     name="orders",
