@@ -8,7 +8,7 @@ by etl-app 0.1 have neither; :func:`check_layout` refuses them with a clear erro
 
 Tables MERGEd by a key spread over all their rows (customers) get Delta's deletion vectors
 when created: a batch's few hundred customers fall in every file, and without them each MERGE
-rewrites the whole table. :func:`migrate` switches them on for tables created before.
+rewrites the whole table. ``etl-app migrate`` switches them on for tables created before.
 """
 
 from __future__ import annotations

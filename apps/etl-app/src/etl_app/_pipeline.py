@@ -1260,7 +1260,7 @@ def migrate_lake(config: AppConfig, *, spark: SparkSession) -> list[_lake.Migrat
         spark: Session with Delta Lake.
 
     Returns:
-        What was done, per silver table.
+        What was done, per silver table (then gold lifetime value, with deletion vectors on).
     """
     root = _output_root(config)
     vectors = config.output.deletion_vectors
