@@ -64,6 +64,13 @@ class TestLayering:
         assert config.input_dir() == tmp_path
         assert config.output_root() == Path("/x/out")
 
+    def test_output_override_keeps_the_other_output_settings(self, tmp_path: Path) -> None:
+        """--output replaces output.root only: output.deletion_vectors stays as configured."""
+        path = write(tmp_path, "output: {root: a, deletion_vectors: false}\n")
+        config = load_config(path).with_overrides(output_root="/x/out")
+        assert config.output_root() == Path("/x/out")
+        assert config.output.deletion_vectors is False
+
     def test_deep_merge_replaces_non_mappings_and_copies(self) -> None:
         """deep_merge merges nested mappings and leaves both inputs untouched."""
         base = {"a": {"b": 1, "c": [1]}, "d": 1}

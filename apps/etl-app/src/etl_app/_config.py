@@ -333,7 +333,7 @@ class AppConfig:
             located = input_dir if is_uri(input_dir) else str(Path(input_dir).resolve())
             cfg = dataclasses.replace(cfg, input=dataclasses.replace(cfg.input, dir=located))
         if output_root is not None:
-            cfg = dataclasses.replace(cfg, output=OutputConfig(root=output_root))
+            cfg = dataclasses.replace(cfg, output=dataclasses.replace(cfg.output, root=output_root))
         return cfg
 
 
