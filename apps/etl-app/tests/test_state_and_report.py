@@ -165,6 +165,30 @@ class TestLedger:
             ledger.mark_done(Stage.GOLD, batch)
         assert ledger.gold_work() == []
 
+    def test_starting_a_gold_run_commits_its_allocation_and_claim_only(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """The run id lives in its allocation row: no third commit; a reload resumes that run."""
+        root = tmp_path / "out"
+        ledger = Ledger.load(spark, str(root))
+        batch = _register(ledger, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
+        ledger.mark_done(Stage.BRONZE, batch, rows=1)
+        ledger.mark_done(Stage.SILVER, batch, version=1)
+        ledger.save()
+        log = root / "_etl_state" / "batches" / "_delta_log"
+        commits = len(list(log.glob("*.json")))
+
+        assert [run for run, _ in ledger.gold_work(after=4)] == [5]
+        ledger.save()
+
+        # The id's allocation and the batch's claim; saving afterwards has nothing to write.
+        assert len(list(log.glob("*.json"))) == commits + 2
+        again = Ledger.load(spark, str(root))
+        assert again.gold_runs == 5
+        assert [run for run, _ in again.gold_work()] == [5]
+        again.mark_failed(Stage.GOLD, [again.find("orders", 1)])
+        assert [run for run, _ in again.gold_work()] == [6]
+
     def test_failed_silver_attempts_skip_and_replay(
         self, spark: SparkSession, tmp_path: Path
     ) -> None:

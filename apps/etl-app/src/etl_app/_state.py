@@ -183,6 +183,10 @@ class Ledger:
     gold_clv: bool = False
     gold_runs: int = 0
     _saved: dict[tuple[str, int], str] = field(default_factory=dict, repr=False)
+    # The gold run count the ledger's own row holds. A run allocated since has its own row
+    # (source GOLD), which refresh() counts, so the count is only written when a legacy JSON
+    # ledger brought one: bumping it after each allocation cost a MERGE per gold run.
+    _meta_runs: int = field(default=0, repr=False)
 
     @classmethod
     def load(cls, spark: SparkSession, root: str) -> Ledger:
@@ -229,6 +233,7 @@ class Ledger:
         self.gold_dates = {d.isoformat() for d in data.gold_dates}
         self.gold_clv = data.gold_clv
         self.gold_runs = data.gold_runs
+        self._meta_runs = data.gold_runs
 
     def refresh(self) -> None:
         """Re-read the table (other runs' batches included); unsaved changes are dropped.
@@ -291,6 +296,7 @@ class Ledger:
         self.gold_dates = {d.isoformat() for d in meta.gold_dates}
         self.gold_clv = meta.gold_clv
         self.gold_runs = max(meta.gold_runs, runs)
+        self._meta_runs = meta.gold_runs
         self._saved = saved
 
     # -- writing ----------------------------------------------------------------------------
@@ -318,7 +324,7 @@ class Ledger:
             {
                 "gold_dates": sorted(self.gold_dates),
                 "gold_clv": self.gold_clv,
-                "gold_runs": self.gold_runs,
+                "gold_runs": self._meta_runs,
             },
             sort_keys=True,
         )
