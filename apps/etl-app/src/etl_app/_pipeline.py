@@ -947,7 +947,6 @@ class Pipeline:
         work = self.ledger.gold_work(
             after=max(self._last_gold_run(t) for t in tables), run_id=self.run_id
         )
-        self.ledger.save()
         orders, customers = self._spec("orders"), self._spec("customers")
         for spec in (orders, customers):
             self._check_layout(spec)
