@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
+import itertools
 import json
 import shutil
 from dataclasses import dataclass
@@ -112,6 +113,8 @@ class Lake:
 
     root: Path
     reports: list[RunReport]
+    #: The ledger table's newest version after each run.
+    ledger_versions: list[int]
 
 
 @pytest.fixture(scope="module")
@@ -120,13 +123,17 @@ def lake(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Lake:
     base = tmp_path_factory.mktemp("incremental")
     config_path = setup_input(base, ["customers_0001.csv", "orders_0001.json"])
     config = load_config(config_path)
+    ledger = base / "out" / "_etl_state" / "batches"
     reports = [run_pipeline(config, spark=spark)]
+    versions = [history(spark, ledger)[0]["version"]]
     for name in ("customers_0002.csv", "orders_0002.json"):
         shutil.copy(resource_path("sample") / name, base / "input" / name)
     reports.append(run_pipeline(config, spark=spark))
+    versions.append(history(spark, ledger)[0]["version"])
     write_batch_3(base / "input")
     reports.append(run_pipeline(config, spark=spark))
-    return Lake(base / "out", reports)
+    versions.append(history(spark, ledger)[0]["version"])
+    return Lake(base / "out", reports, versions)
 
 
 class TestIncrementalGold:
@@ -235,6 +242,20 @@ class TestIncrementalGold:
         for report in lake.reports[1:]:
             steps = [s for s in report.steps if s.table == "gold.customer_lifetime_value"]
             assert [s.operation for s in steps] == ["merge"]
+
+    def test_a_full_run_saves_bronze_and_silver_batches_in_one_ledger_commit(
+        self, spark: SparkSession, lake: Lake
+    ) -> None:
+        """Five ledger commits per run: ids, one save of bronze and silver, gold's three."""
+        # Batch ids allocated; bronze's and silver's batches saved together as gold starts;
+        # the gold run's id allocated; its batches claimed; their gold marked done.
+        assert [b - a for a, b in itertools.pairwise(lake.ledger_versions)] == [5, 5]
+        saved = Ledger.load(spark, str(lake.root))
+        for source in ("orders", "customers"):
+            assert [
+                (b.batch_id, b.bronze_rows is not None, b.silver_done, b.gold_done)
+                for b in saved.sources[source]
+            ] == [(1, True, True, True), (2, True, True, True), (3, True, True, True)]
 
     def test_every_batch_reconciles_term_by_term(self, lake: Lake) -> None:
         """Batch 3: 6 orders and 2 customers in, all landed; each term counted on its own."""

@@ -179,6 +179,8 @@ class Pipeline:
         )
         self._ledger: Ledger | None = None
         self._deferred: list[Exception] = []
+        # Set by run(): gold, later in this run, starts by saving the ledger.
+        self._gold_saves_ledger = False
         self._written: dict[str, tuple[str, int]] = {}
         self._check: _SilverCheck | None = None
         self._layout_checked: set[str] = set()
@@ -283,6 +285,7 @@ class Pipeline:
         started = time.perf_counter()
         self.report.started_at = datetime.now(UTC).isoformat()
         bodies = {Stage.BRONZE: self._bronze, Stage.SILVER: self._silver, Stage.GOLD: self._gold}
+        self._gold_saves_ledger = Stage.GOLD in requested.selected()
         try:
             with (
                 bound_context(job=self.job, env=self.env, run_id=self.run_id),
@@ -424,7 +427,9 @@ class Pipeline:
         (about a second, a dozen Spark jobs on a small table), and a batch whose commit the
         ledger missed is found again on the rerun (its write is idempotent and the skipped
         write is checked to be that batch's). Saving on the way out keeps a later batch's
-        failure from costing the earlier batches that rerun.
+        failure from costing the earlier batches that rerun. When gold runs later in the same
+        run, a stage that succeeded leaves its save to gold, which saves before anything else:
+        bronze's and silver's batches then cost one MERGE, not two.
         """
         try:
             yield
@@ -434,7 +439,8 @@ class Pipeline:
             except Exception as exc:  # the run reports the first failure, not this one
                 log.warning("ledger_save_failed", error=_observe.describe_error(exc))
             raise
-        self.ledger.save()
+        if not self._gold_saves_ledger:
+            self.ledger.save()
 
     def _ingest(
         self, spec: TableSpec, settings: SourceConfig, file: _storage.InputFile, batch: Batch
@@ -936,7 +942,8 @@ class Pipeline:
     # -- gold -------------------------------------------------------------------------------
 
     def _gold(self) -> None:
-        # Other runs may have moved batches on since this run read the ledger.
+        # Bronze's and silver's batches of this run (their stages leave the save to gold),
+        # then what other runs may have moved on since this run read the ledger.
         self.ledger.save()
         self.ledger.refresh()
         legacy = bool(self.ledger.gold_dates or self.ledger.gold_clv)
