@@ -1007,9 +1007,14 @@ class Pipeline:
         batches: Mapping[str, list[Batch]],
     ) -> None:
         """Fold the batches' silver changes into gold, as gold write batch ``run``."""
+        gold_clv = self._clv_to_merge()
         with contextlib.ExitStack() as cache:
             order_changes = self._changes(orders, batches.get(orders.name, []))
-            if order_changes is not None:
+            # The changes are read twice (their dates, then the lifetime value's deltas) only
+            # when the lifetime value is merged. A rebuild reads all of silver instead, and
+            # caching every changed row (a first load's million) to read their dates once
+            # cost more than reading the date column alone.
+            if order_changes is not None and gold_clv is not None:
                 order_changes = cache.enter_context(_cached(order_changes))
             dates = {date.fromisoformat(d) for d in self.ledger.gold_dates}
             if order_changes is not None:
@@ -1023,7 +1028,24 @@ class Pipeline:
                 with _observe.gold_errors("gold.daily_revenue", "order_date", touched):
                     self._gold_revenue(run, sorted(dates))
             with _observe.gold_errors("gold.customer_lifetime_value", "customer_id", []):
-                self._gold_clv(run, customers, batches.get(customers.name, []), order_changes)
+                self._gold_clv(
+                    run, customers, batches.get(customers.name, []), order_changes, gold_clv
+                )
+
+    def _read(self, path: str) -> DataFrame:
+        return self.spark.read.format("delta").load(path)
+
+    def _clv_to_merge(self) -> DataFrame | None:
+        """Gold lifetime value to merge into; None when it is built from all of silver.
+
+        Built when there is no table yet, when the table was written before ``revenue_days``
+        (gold v1), or when etl-app 0.1 left gold lifetime value work behind.
+        """
+        target = self.table_path("gold", "customer_lifetime_value")
+        if self.ledger.gold_clv or not _lake.exists(self.spark, target):
+            return None
+        gold = self._read(target)
+        return gold if tr.REVENUE_DAYS in gold.columns else None
 
     def _gold_revenue(self, run: int, dates: list[date]) -> None:
         # Silver orders are partitioned by order date: only those dates' files are read.
@@ -1051,6 +1073,7 @@ class Pipeline:
         customers: TableSpec,
         customer_batches: list[Batch],
         order_changes: DataFrame | None,
+        gold: DataFrame | None,
     ) -> None:
         from pyspark.sql import functions as F  # noqa: N812
 
@@ -1058,16 +1081,16 @@ class Pipeline:
         orders_path = self.table_path("silver", "orders")
         customers_path = self.table_path("silver", customers.name)
         customer_changes = self._changes(customers, customer_batches)
-        exists = _lake.exists(self.spark, target)
-        gold = self.spark.read.format("delta").load(target) if exists else None
-        # A table written before revenue_days (gold v1) is rebuilt once, with the new column.
-        stale = gold is not None and tr.REVENUE_DAYS not in gold.columns
-        if gold is None or stale or self.ledger.gold_clv:
+        if gold is None:
+            exists = _lake.exists(self.spark, target)
+            # A table written before revenue_days (gold v1) is rebuilt once, with it.
+            stale = exists and tr.REVENUE_DAYS not in self._read(target).columns
             if not (
                 _lake.exists(self.spark, orders_path) and _lake.exists(self.spark, customers_path)
             ):
                 return
-            # No table yet, or gold work left by etl-app 0.1: build it from all of silver.
+            # No table yet, a v1 table, or gold work left by etl-app 0.1: build it from all
+            # of silver.
             clv = tr.customer_lifetime_value(
                 self.spark.read.format("delta").load(orders_path),
                 self.spark.read.format("delta").load(customers_path),
@@ -1082,7 +1105,7 @@ class Pipeline:
                 run_id=self.run_id,
             )
             self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
-            if gold is None and self.config.output.deletion_vectors:
+            if not exists and self.config.output.deletion_vectors:
                 # Keyed by customer like silver customers: see TableSpec.deletion_vectors.
                 _lake.enable_deletion_vectors(self.spark, "gold.customer_lifetime_value", target)
             return
