@@ -1007,14 +1007,17 @@ class Pipeline:
         batches: Mapping[str, list[Batch]],
     ) -> None:
         """Fold the batches' silver changes into gold, as gold write batch ``run``."""
-        gold_clv = self._clv_to_merge()
+        clv_path = self.table_path("gold", "customer_lifetime_value")
+        exists = _lake.exists(self.spark, clv_path)
+        gold_clv = self.spark.read.format("delta").load(clv_path) if exists else None
         with contextlib.ExitStack() as cache:
             order_changes = self._changes(orders, batches.get(orders.name, []))
             # The changes are read twice (their dates, then the lifetime value's deltas) only
             # when the lifetime value is merged. A rebuild reads all of silver instead, and
             # caching every changed row (a first load's million) to read their dates once
             # cost more than reading the date column alone.
-            if order_changes is not None and gold_clv is not None:
+            merged = gold_clv is not None and not self._clv_needs_rebuild(gold_clv)
+            if order_changes is not None and merged:
                 order_changes = cache.enter_context(_cached(order_changes))
             dates = {date.fromisoformat(d) for d in self.ledger.gold_dates}
             if order_changes is not None:
@@ -1032,20 +1035,14 @@ class Pipeline:
                     run, customers, batches.get(customers.name, []), order_changes, gold_clv
                 )
 
-    def _read(self, path: str) -> DataFrame:
-        return self.spark.read.format("delta").load(path)
+    def _clv_needs_rebuild(self, gold: DataFrame) -> bool:
+        """Whether the existing gold lifetime value is built again from all of silver.
 
-    def _clv_to_merge(self) -> DataFrame | None:
-        """Gold lifetime value to merge into; None when it is built from all of silver.
-
-        Built when there is no table yet, when the table was written before ``revenue_days``
-        (gold v1), or when etl-app 0.1 left gold lifetime value work behind.
+        It is when it was written before ``revenue_days`` (gold v1: rebuilt once, with the
+        new column), or when etl-app 0.1 left gold lifetime value work behind; otherwise the
+        batch's changes are merged into it. With no table yet, it is built too.
         """
-        target = self.table_path("gold", "customer_lifetime_value")
-        if self.ledger.gold_clv or not _lake.exists(self.spark, target):
-            return None
-        gold = self._read(target)
-        return gold if tr.REVENUE_DAYS in gold.columns else None
+        return tr.REVENUE_DAYS not in gold.columns or self.ledger.gold_clv
 
     def _gold_revenue(self, run: int, dates: list[date]) -> None:
         # Silver orders are partitioned by order date: only those dates' files are read.
@@ -1081,10 +1078,9 @@ class Pipeline:
         orders_path = self.table_path("silver", "orders")
         customers_path = self.table_path("silver", customers.name)
         customer_changes = self._changes(customers, customer_batches)
-        if gold is None:
-            exists = _lake.exists(self.spark, target)
-            # A table written before revenue_days (gold v1) is rebuilt once, with it.
-            stale = exists and tr.REVENUE_DAYS not in self._read(target).columns
+        if gold is None or self._clv_needs_rebuild(gold):
+            # A table written before revenue_days (gold v1) is rebuilt with the new column.
+            stale = gold is not None and tr.REVENUE_DAYS not in gold.columns
             if not (
                 _lake.exists(self.spark, orders_path) and _lake.exists(self.spark, customers_path)
             ):
@@ -1105,7 +1101,7 @@ class Pipeline:
                 run_id=self.run_id,
             )
             self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
-            if not exists and self.config.output.deletion_vectors:
+            if gold is None and self.config.output.deletion_vectors:
                 # Keyed by customer like silver customers: see TableSpec.deletion_vectors.
                 _lake.enable_deletion_vectors(self.spark, "gold.customer_lifetime_value", target)
             return
