@@ -33,6 +33,7 @@ import etl_app._cli as cli
 from etl_app import load_config
 from etl_app._pipeline import run_pipeline
 from etl_app._resources import resource_path
+from etl_metrics import EtlMetrics
 
 pytestmark = pytest.mark.spark
 
@@ -86,6 +87,7 @@ class History:
     second: Snapshot
     rerun: Snapshot
     rerun_codes: list[int]
+    second_metrics: EtlMetrics
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +110,8 @@ def history(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Hi
 
     for name in ("customers_0002.csv", "orders_0002.json"):
         shutil.copy(sample / name, input_dir / name)
-    report = run_pipeline(load_config(config_file), spark=spark)
+    second_metrics = EtlMetrics()
+    report = run_pipeline(load_config(config_file), spark=spark, metrics=second_metrics)
     second = snapshot(spark, root, report.report_path)
 
     codes = []
@@ -117,7 +120,7 @@ def history(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> Hi
         codes.append(code)
     report_path = stdout.strip().splitlines()[-1].removeprefix("run report: ")
     rerun = snapshot(spark, root, report_path, stdout)
-    return History(root, input_dir, first, second, rerun, codes)
+    return History(root, input_dir, first, second, rerun, codes, second_metrics)
 
 
 def by(rows: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
@@ -353,6 +356,29 @@ class TestRunReport:
         # The file holds the last run only (a single --cmd stage run), not a running total.
         assert len(stages) == 1
         assert stages <= {"bronze", "silver", "gold"}
+
+    def test_table_gauges_hold_deltas_size_files_and_versions_of_each_written_table(
+        self, spark: SparkSession, history: History
+    ) -> None:
+        """Every table batch 2 wrote: its size and files as DESCRIBE DETAIL gives them."""
+        registry = history.second_metrics.registry
+        written = {
+            step["table"]: step["version"]
+            for step in history.second.report["steps"]
+            if step["version"] is not None
+        }
+        assert {"silver.orders", "silver.customers", "gold.daily_revenue"} <= set(written)
+        for table, version in written.items():
+            # The rerun committed nothing: the newest version is still batch 2's.
+            detail = spark.sql(
+                f"DESCRIBE DETAIL delta.`{history.root / table.replace('.', '/')}`"
+            ).collect()[0]
+            labels = {"table": table}
+            assert registry.get_sample_value("delta_table_size_bytes", labels) == float(
+                detail["sizeInBytes"]
+            ), table
+            assert registry.get_sample_value("delta_table_files", labels) == detail["numFiles"]
+            assert registry.get_sample_value("delta_table_versions", labels) == version + 1
 
     def test_rerun_report_shows_nothing_to_do(self, history: History) -> None:
         """The rerun's gold stage reports that gold is up to date (no writes)."""

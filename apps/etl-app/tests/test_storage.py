@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import threading
 import time
@@ -114,6 +115,47 @@ class TestListingThroughSpark:
         spark.range(1).write.format("delta").mode("append").save(str(target))
         assert _lake.exists(spark, str(target))
         assert _lake.exists(spark, target.as_uri())
+
+
+def _added(table: Path, version: int) -> tuple[int, int]:
+    """Bytes and count of the data files a commit added, read from its log entry."""
+    entry = table / "_delta_log" / f"{version:020d}.json"
+    adds = [json.loads(line)["add"] for line in entry.read_text().splitlines() if '"add"' in line]
+    return sum(int(a["size"]) for a in adds), len(adds)
+
+
+class TestTableSizes:
+    def test_sizes_at_the_written_version_come_from_one_read_of_the_checksums(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Each table's size and files at the version asked for, a ``file:`` URI as well."""
+        grown, small = tmp_path / "grown", tmp_path / "small"
+        spark.range(10).coalesce(1).write.format("delta").save(str(grown))
+        spark.range(10).coalesce(1).write.format("delta").mode("append").save(str(grown))
+        spark.range(30).repartition(3).write.format("delta").save(str(small))
+        sizes = _lake.table_sizes(spark, {str(grown): 0, small.as_uri(): 0})
+        assert sizes[str(grown)] == _lake.TableSize(*_added(grown, 0))
+        assert sizes[small.as_uri()] == _lake.TableSize(*_added(small, 0))
+        assert sizes[small.as_uri()].files == 3
+        newest = _lake.table_sizes(spark, {str(grown): 1})[str(grown)]
+        detail = spark.sql(f"DESCRIBE DETAIL delta.`{grown}`").collect()[0]
+        assert newest == _lake.TableSize(detail["sizeInBytes"], detail["numFiles"])
+        assert newest.files == 2
+
+    def test_a_table_without_its_checksum_is_described_at_its_newest_version(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """No checksum (another writer's commit): DESCRIBE DETAIL answers, for every table."""
+        grown, bare = tmp_path / "grown", tmp_path / "bare"
+        spark.range(10).coalesce(1).write.format("delta").save(str(grown))
+        spark.range(10).coalesce(1).write.format("delta").mode("append").save(str(grown))
+        spark.range(4).coalesce(1).write.format("delta").save(str(bare))
+        (bare / "_delta_log" / f"{0:020d}.crc").unlink()
+        sizes = _lake.table_sizes(spark, {str(grown): 0, str(bare): 0})
+        assert sizes[str(bare)] == _lake.TableSize(*_added(bare, 0))
+        # Described, so at its newest version (1), not the version asked for.
+        assert sizes[str(grown)].files == 2
+        assert _lake.table_sizes(spark, {}) == {}
 
 
 def _temp_first_commit(table: Path, writer: str) -> Path:

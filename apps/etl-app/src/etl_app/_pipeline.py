@@ -23,7 +23,6 @@ import functools
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -1201,19 +1200,13 @@ class Pipeline:
 
     def _record_table_metrics(self) -> None:
         """Size, files and versions of every table written in this run (Delta's own numbers)."""
-
-        def detail(target: str) -> Any:
-            return self.spark.sql(f"DESCRIBE DETAIL delta.`{target}`").collect()[0]
-
-        # Each DESCRIBE DETAIL is a small, latency-bound job: run them side by side.
         tables = list(self._written.items())
-        with ThreadPoolExecutor(max_workers=4) as pool:
-            details = list(pool.map(detail, [target for _, (target, _) in tables]))
-        for (table, (_, version)), row in zip(tables, details, strict=True):
+        sizes = _lake.table_sizes(self.spark, dict(self._written.values()))
+        for table, (target, version) in tables:
             self.metrics.record_delta_table_metrics(
                 table,
-                size_bytes=float(row["sizeInBytes"]),
-                files=int(row["numFiles"]),
+                size_bytes=float(sizes[target].size_bytes),
+                files=sizes[target].files,
                 versions=version + 1,
             )
 
