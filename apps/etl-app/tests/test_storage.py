@@ -124,14 +124,19 @@ def _added(table: Path, version: int) -> tuple[int, int]:
     return sum(int(a["size"]) for a in adds), len(adds)
 
 
+def _grown(spark: SparkSession, table: Path) -> Path:
+    """A table of two commits, one data file each."""
+    spark.range(10).coalesce(1).write.format("delta").save(str(table))
+    spark.range(10).coalesce(1).write.format("delta").mode("append").save(str(table))
+    return table
+
+
 class TestTableSizes:
     def test_sizes_at_the_written_version_come_from_one_read_of_the_checksums(
         self, spark: SparkSession, tmp_path: Path
     ) -> None:
         """Each table's size and files at the version asked for, a ``file:`` URI as well."""
-        grown, small = tmp_path / "grown", tmp_path / "small"
-        spark.range(10).coalesce(1).write.format("delta").save(str(grown))
-        spark.range(10).coalesce(1).write.format("delta").mode("append").save(str(grown))
+        grown, small = _grown(spark, tmp_path / "grown"), tmp_path / "small"
         spark.range(30).repartition(3).write.format("delta").save(str(small))
         sizes = _lake.table_sizes(spark, {str(grown): 0, small.as_uri(): 0})
         assert sizes[str(grown)] == _lake.TableSize(*_added(grown, 0))
@@ -146,9 +151,7 @@ class TestTableSizes:
         self, spark: SparkSession, tmp_path: Path
     ) -> None:
         """No checksum (another writer's commit): DESCRIBE DETAIL answers, for every table."""
-        grown, bare = tmp_path / "grown", tmp_path / "bare"
-        spark.range(10).coalesce(1).write.format("delta").save(str(grown))
-        spark.range(10).coalesce(1).write.format("delta").mode("append").save(str(grown))
+        grown, bare = _grown(spark, tmp_path / "grown"), tmp_path / "bare"
         spark.range(4).coalesce(1).write.format("delta").save(str(bare))
         (bare / "_delta_log" / f"{0:020d}.crc").unlink()
         sizes = _lake.table_sizes(spark, {str(grown): 0, str(bare): 0})
