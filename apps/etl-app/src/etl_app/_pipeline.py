@@ -1200,9 +1200,8 @@ class Pipeline:
 
     def _record_table_metrics(self) -> None:
         """Size, files and versions of every table written in this run (Delta's own numbers)."""
-        tables = list(self._written.items())
         sizes = _lake.table_sizes(self.spark, dict(self._written.values()))
-        for table, (target, version) in tables:
+        for table, (target, version) in self._written.items():
             self.metrics.record_delta_table_metrics(
                 table,
                 size_bytes=float(sizes[target].size_bytes),
