@@ -189,6 +189,29 @@ class TestLedger:
         again.mark_failed(Stage.GOLD, [again.find("orders", 1)])
         assert [run for run, _ in again.gold_work()] == [6]
 
+    def test_a_batch_another_run_claimed_first_stays_in_that_run(
+        self, spark: SparkSession, tmp_path: Path
+    ) -> None:
+        """Two ledgers start gold on one batch: the second's claim finds the row taken."""
+        root = str(tmp_path / "out")
+        mine = Ledger.load(spark, root)
+        batch = _register(mine, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
+        mine.mark_done(Stage.BRONZE, batch, rows=1)
+        mine.mark_done(Stage.SILVER, batch, version=1)
+        mine.save()
+        theirs = Ledger.load(spark, root)
+        assert [(run, list(g)) for run, g in theirs.gold_work()] == [(1, ["orders"])]
+
+        # Mine still saw the batch unclaimed: run 1 is taken, so it starts run 2, and its
+        # compare-and-set on the batch's row finds the row changed.
+        work = mine.gold_work()
+        assert [(run, {s: [b.batch_id for b in bs] for s, bs in g.items()}) for run, g in work] == [
+            (1, {"orders": [1]}),
+            (2, {}),
+        ]
+        assert mine.find("orders", 1).gold_run == 1
+        assert Ledger.load(spark, root).find("orders", 1).gold_run == 1
+
     def test_failed_silver_attempts_skip_and_replay(
         self, spark: SparkSession, tmp_path: Path
     ) -> None:

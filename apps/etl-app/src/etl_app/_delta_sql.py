@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Row, SparkSession
     from pyspark.sql.types import StructType
 
 #: Error conditions that mean "no Delta table there" (Spark and Delta error classes).
@@ -94,7 +94,9 @@ def temp_view(frame: DataFrame) -> Iterator[str]:
         frame.sparkSession.catalog.dropTempView(name)
 
 
-def merge(spark: SparkSession, path: str, source: DataFrame, on: str, clauses: str) -> int:
+def merge(
+    spark: SparkSession, path: str, source: DataFrame, on: str, clauses: str
+) -> dict[str, int]:
     """``MERGE INTO`` the table at ``path`` (alias ``t``) from ``source`` (alias ``s``).
 
     Args:
@@ -105,10 +107,16 @@ def merge(spark: SparkSession, path: str, source: DataFrame, on: str, clauses: s
         clauses: The WHEN clauses, as SQL.
 
     Returns:
-        Rows inserted, from the metrics row Delta's MERGE returns.
+        The metrics row Delta's MERGE returns (``num_inserted_rows``, ``num_updated_rows``,
+        ...); empty when it returned none.
     """
     with temp_view(source) as view:
         rows = spark.sql(
             f"MERGE INTO {table_ref(path)} AS t USING {view} AS s ON {on} {clauses}"
         ).collect()
-    return int(rows[0]["num_inserted_rows"]) if rows else 0
+    return merge_metrics(rows)
+
+
+def merge_metrics(rows: Sequence[Row]) -> dict[str, int]:
+    """The counts of the metrics row a Delta MERGE returns (empty when it returned none)."""
+    return {k: int(v or 0) for k, v in rows[0].asDict().items()} if rows else {}

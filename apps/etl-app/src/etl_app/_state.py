@@ -405,21 +405,24 @@ class Ledger:
                     clauses = "WHEN NOT MATCHED THEN INSERT *"
                     if not insert_only:
                         clauses = "WHEN MATCHED THEN UPDATE SET * " + clauses
-                    return _delta_sql.merge(self.spark, self.location, frame, condition, clauses)
-                merge = (
-                    DeltaTable.forPath(self.spark, self.location)
-                    .alias("t")
-                    .merge(frame.alias("s"), condition)
-                )
-                if not insert_only:
-                    merge = merge.whenMatchedUpdateAll()
-                metrics = merge.whenNotMatchedInsertAll().execute().collect()
+                    found = _delta_sql.merge(self.spark, self.location, frame, condition, clauses)
+                else:
+                    merge = (
+                        DeltaTable.forPath(self.spark, self.location)
+                        .alias("t")
+                        .merge(frame.alias("s"), condition)
+                    )
+                    if not insert_only:
+                        merge = merge.whenMatchedUpdateAll()
+                    found = _delta_sql.merge_metrics(
+                        merge.whenNotMatchedInsertAll().execute().collect()
+                    )
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1 or insert_only:
                     raise
                 _backoff(attempt)
             else:
-                return int(metrics[0]["num_inserted_rows"]) if metrics else 0
+                return found.get("num_inserted_rows", 0)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _allocate(self, source: str, batch_id: int, batch: Batch | None, run_id: str) -> bool:
@@ -685,7 +688,12 @@ class Ledger:
         return runs, fresh
 
     def _claim(self, batches: list[tuple[str, Batch]], run: int) -> None:
-        """Set ``gold_run`` on rows still as this ledger last saw them; then re-read."""
+        """Set ``gold_run`` on rows still as this ledger last saw them.
+
+        When the compare-and-set updates every row, the table holds what this ledger holds
+        for them and nothing is re-read; when another run changed a row first, the ledger is
+        re-read, so that batch stays in the other run.
+        """
         from delta.tables import DeltaTable
 
         rows = []
@@ -696,11 +704,12 @@ class Ledger:
         frame = self.spark.createDataFrame(
             rows, "source STRING, batch_id BIGINT, previous STRING, state STRING"
         )
+        updated = 0
         for attempt in range(COMMIT_ATTEMPTS):
             on = "t.source = s.source AND t.batch_id = s.batch_id"
             try:
                 if _delta_sql.is_connect(self.spark):
-                    _delta_sql.merge(
+                    metrics = _delta_sql.merge(
                         self.spark,
                         self.location,
                         frame,
@@ -709,18 +718,29 @@ class Ledger:
                         "state = s.state, updated_at = current_timestamp()",
                     )
                 else:
-                    DeltaTable.forPath(self.spark, self.location).alias("t").merge(
-                        frame.alias("s"), on
-                    ).whenMatchedUpdate(
-                        condition="t.state = s.previous",
-                        set={"state": "s.state", "updated_at": "current_timestamp()"},
-                    ).execute()
+                    found = (
+                        DeltaTable.forPath(self.spark, self.location)
+                        .alias("t")
+                        .merge(frame.alias("s"), on)
+                        .whenMatchedUpdate(
+                            condition="t.state = s.previous",
+                            set={"state": "s.state", "updated_at": "current_timestamp()"},
+                        )
+                        .execute()
+                        .collect()
+                    )
+                    metrics = _delta_sql.merge_metrics(found)
+                updated = metrics.get("num_updated_rows", 0)
             except Exception as exc:
                 if not _is_conflict(exc) or attempt == COMMIT_ATTEMPTS - 1:
                     raise
                 _backoff(attempt)
             else:
                 break
+        if updated == len(rows):
+            for source, batch_id, _, state in rows:
+                self._saved[(source, batch_id)] = state
+            return
         self.refresh()
 
     def find(self, source: str, batch_id: int) -> Batch:
