@@ -302,8 +302,13 @@ def enable_deletion_vectors(spark: SparkSession, table: str, path: str) -> Migra
     """
     if not exists(spark, path) or _is_on(_detail(spark, path), DV_PROPERTY):
         return Migration(table, path, ())
-    spark.sql(f"ALTER TABLE {_delta_sql.table_ref(path)} SET TBLPROPERTIES ({DV_PROPERTY} = true)")
+    switch_on_deletion_vectors(spark, path)
     return Migration(table, path, (f"deletion vectors off ({DV_PROPERTY} is not true)",))
+
+
+def switch_on_deletion_vectors(spark: SparkSession, path: str) -> None:
+    """Set ``delta.enableDeletionVectors`` on the Delta table at ``path`` (one commit)."""
+    spark.sql(f"ALTER TABLE {_delta_sql.table_ref(path)} SET TBLPROPERTIES ({DV_PROPERTY} = true)")
 
 
 def migrate(

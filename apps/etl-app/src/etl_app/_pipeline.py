@@ -1100,9 +1100,10 @@ class Pipeline:
                 run_id=self.run_id,
             )
             self._record_write("gold", "gold.customer_lifetime_value", result, None, None)
-            if gold is None and self.config.output.deletion_vectors:
+            if gold is None and result.version is not None and self.config.output.deletion_vectors:
                 # Keyed by customer like silver customers: see TableSpec.deletion_vectors.
-                _lake.enable_deletion_vectors(self.spark, "gold.customer_lifetime_value", target)
+                # This write created the table (without them): no need to describe it first.
+                _lake.switch_on_deletion_vectors(self.spark, target)
             return
         deltas = tr.clv_changes(order_changes) if order_changes is not None else None
         touched_parts = [
