@@ -34,6 +34,16 @@ def _register(ledger: Ledger, source: str, file: InputFile, run_id: str) -> Batc
     return ledger.register(source, file, run_id, lambda: content_hash(ledger.spark, file.path))
 
 
+def _silver_done(spark: SparkSession, tmp_path: Path, root: Path) -> Ledger:
+    """A saved ledger under ``root`` with one orders batch through silver (version 1)."""
+    ledger = Ledger.load(spark, str(root))
+    batch = _register(ledger, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
+    ledger.mark_done(Stage.BRONZE, batch, rows=1)
+    ledger.mark_done(Stage.SILVER, batch, version=1)
+    ledger.save()
+    return ledger
+
+
 class TestLedger:
     def test_same_content_keeps_its_batch_id_and_new_content_gets_the_next(
         self, spark: SparkSession, tmp_path: Path
@@ -170,11 +180,7 @@ class TestLedger:
     ) -> None:
         """The run id lives in its allocation row: no third commit; a reload resumes that run."""
         root = tmp_path / "out"
-        ledger = Ledger.load(spark, str(root))
-        batch = _register(ledger, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
-        ledger.mark_done(Stage.BRONZE, batch, rows=1)
-        ledger.mark_done(Stage.SILVER, batch, version=1)
-        ledger.save()
+        ledger = _silver_done(spark, tmp_path, root)
         log = root / "_etl_state" / "batches" / "_delta_log"
         commits = len(list(log.glob("*.json")))
 
@@ -194,11 +200,7 @@ class TestLedger:
     ) -> None:
         """Two ledgers start gold on one batch: the second's claim finds the row taken."""
         root = str(tmp_path / "out")
-        mine = Ledger.load(spark, root)
-        batch = _register(mine, "orders", _file(spark, tmp_path, "a", "a"), "run-1")
-        mine.mark_done(Stage.BRONZE, batch, rows=1)
-        mine.mark_done(Stage.SILVER, batch, version=1)
-        mine.save()
+        mine = _silver_done(spark, tmp_path, tmp_path / "out")
         theirs = Ledger.load(spark, root)
         assert [(run, list(g)) for run, g in theirs.gold_work()] == [(1, ["orders"])]
 
