@@ -199,9 +199,9 @@ class TestLedger:
         self, spark: SparkSession, tmp_path: Path
     ) -> None:
         """Two ledgers start gold on one batch: the second's claim finds the row taken."""
-        root = str(tmp_path / "out")
-        mine = _silver_done(spark, tmp_path, tmp_path / "out")
-        theirs = Ledger.load(spark, root)
+        root = tmp_path / "out"
+        mine = _silver_done(spark, tmp_path, root)
+        theirs = Ledger.load(spark, str(root))
         assert [(run, list(g)) for run, g in theirs.gold_work()] == [(1, ["orders"])]
 
         # Mine still saw the batch unclaimed: run 1 is taken, so it starts run 2, and its
@@ -212,7 +212,7 @@ class TestLedger:
             (2, {}),
         ]
         assert mine.find("orders", 1).gold_run == 1
-        assert Ledger.load(spark, root).find("orders", 1).gold_run == 1
+        assert Ledger.load(spark, str(root)).find("orders", 1).gold_run == 1
 
     def test_failed_silver_attempts_skip_and_replay(
         self, spark: SparkSession, tmp_path: Path
